@@ -1,0 +1,74 @@
+//! `platforms.toml`, the one table of platforms.
+
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Platform {
+    pub name: String,
+    pub docker: DockerPlatform,
+    pub nix_system: String,
+    pub rust_target: String,
+    pub rust_std: RustStd,
+    pub qemu: String,
+    pub elf_machine: String,
+    pub size_budget: u64,
+    pub image_budget: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerPlatform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+/// Where the Nix build gets `core` from; the cargo path always builds it from source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RustStd {
+    Prebuilt,
+    BuildStd,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Table {
+    platform: Vec<Platform>,
+}
+
+impl DockerPlatform {
+    /// `os/architecture[/variant]`, as `docker run --platform` takes it.
+    pub fn spec(&self) -> String {
+        match &self.variant {
+            Some(variant) => format!("{}/{}/{}", self.os, self.architecture, variant),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
+impl Platform {
+    /// Whether this x86_64 machine runs the binary without an emulator.
+    pub fn runs_natively(&self) -> bool {
+        cfg!(target_arch = "x86_64") && matches!(self.name.as_str(), "x86_64" | "i686")
+    }
+
+    /// The emulator command on Debian (`qemu-user-static` names its binaries `*-static`).
+    pub fn qemu_static(&self) -> String {
+        format!("{}-static", self.qemu)
+    }
+}
+
+pub fn load_from(path: &Path) -> Result<Vec<Platform>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let table: Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(table.platform)
+}
+
+/// The rows of the repository's `platforms.toml`.
+pub fn load() -> Vec<Platform> {
+    load_from(&crate::repo_root().join("platforms.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
