@@ -20,7 +20,11 @@ pub struct KernelSigaction {
     #[cfg(not(target_arch = "mips64"))]
     flags: usize,
     // Only arches that define SA_RESTORER carry the field.
-    #[cfg(not(any(target_arch = "riscv64", target_arch = "loongarch64", target_arch = "mips64")))]
+    #[cfg(not(any(
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "mips64"
+    )))]
     restorer: usize,
     mask: [usize; SIGSET_WORDS],
 }
@@ -30,7 +34,11 @@ pub struct KernelSigaction {
 pub static IGNORE_BLOCKING_ALL: KernelSigaction = KernelSigaction {
     flags: 0,
     handler: SIG_IGN,
-    #[cfg(not(any(target_arch = "riscv64", target_arch = "loongarch64", target_arch = "mips64")))]
+    #[cfg(not(any(
+        target_arch = "riscv64",
+        target_arch = "loongarch64",
+        target_arch = "mips64"
+    )))]
     restorer: 0,
     mask: [usize::MAX; SIGSET_WORDS],
 };

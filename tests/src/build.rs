@@ -62,7 +62,14 @@ pub fn build(
         .current_dir(source)
         // -Zbuild-std: the distribution's compiler has no prebuilt core for foreign targets.
         .env("RUSTC_BOOTSTRAP", "1")
-        .args(["--config", CARGO_CONFIG, "build", "--quiet", "--release", "--locked"])
+        .args([
+            "--config",
+            CARGO_CONFIG,
+            "build",
+            "--quiet",
+            "--release",
+            "--locked",
+        ])
         .args(["-p", "sleeper", "-Zbuild-std=core", "--target"])
         .arg(&platform.rust_target)
         .arg("--target-dir")
@@ -85,7 +92,12 @@ pub fn build(
 /// because cargo locks a target directory for the length of a build.
 pub fn dist(platforms: &[Platform]) -> Result<Vec<PathBuf>, String> {
     let root = crate::repo_root();
-    build_all(platforms, &root, &root.join("target/dist"), &root.join("dist"))
+    build_all(
+        platforms,
+        &root,
+        &root.join("target/dist"),
+        &root.join("dist"),
+    )
 }
 
 /// Builds every platform from the tree at `source`, with `target_root/<name>` as each

@@ -30,11 +30,16 @@ pub fn table(platforms: &[Platform], dist: &Path) -> Result<String, String> {
     Ok(out)
 }
 
+/// Where the table stands in README.md: the byte range between the markers' lines.
+fn span(readme: &str) -> Option<std::ops::Range<usize>> {
+    let start = readme.find(BEGIN)? + BEGIN.len() + 1;
+    let end = start + readme.get(start..)?.find(END)?;
+    Some(start..end)
+}
+
 /// The table as README.md has it now, between the markers.
 pub fn current(readme: &str) -> Option<&str> {
-    let start = readme.find(BEGIN)? + BEGIN.len();
-    let end = start + readme[start..].find(END)?;
-    Some(readme[start..end].trim_start_matches('\n'))
+    span(readme).map(|range| &readme[range])
 }
 
 /// Rewrites the table in README.md from `dist/`.
@@ -42,7 +47,8 @@ pub fn update(platforms: &[Platform]) -> Result<(), String> {
     let root = crate::repo_root();
     let path = root.join("README.md");
     let readme = std::fs::read_to_string(&path).map_err(|e| format!("README.md: {e}"))?;
-    let old = current(&readme).ok_or("README.md has no size-table markers")?;
-    let new = table(platforms, &root.join("dist"))?;
-    std::fs::write(&path, readme.replacen(old, &new, 1)).map_err(|e| format!("README.md: {e}"))
+    let range = span(&readme).ok_or("README.md has no size-table markers")?;
+    let mut updated = readme.clone();
+    updated.replace_range(range, &table(platforms, &root.join("dist"))?);
+    std::fs::write(&path, updated).map_err(|e| format!("README.md: {e}"))
 }

@@ -24,9 +24,11 @@ const EXIT_WITHIN: Duration = Duration::from_millis(50);
 /// caught; SIGSTOP/SIGCONT have their own test), realtime signals included.
 fn stray_signals() -> Vec<Signal> {
     (1..=64)
-        .filter(|&n| ![Signal::KILL, Signal::STOP, Signal::INT, Signal::TERM]
-            .iter()
-            .any(|s| s.as_raw() == n))
+        .filter(|&n| {
+            ![Signal::KILL, Signal::STOP, Signal::INT, Signal::TERM]
+                .iter()
+                .any(|s| s.as_raw() == n)
+        })
         // SAFETY: `from_raw_unchecked` is unsafe only because libc reserves some realtime
         // signals for itself in this process; here they are sent to another process.
         .map(|n| unsafe { Signal::from_raw_unchecked(n) })
@@ -43,7 +45,9 @@ fn stop_with(holder: &mut Holder, signal: Signal) -> Result<Duration, String> {
         return Err(format!("{signal:?} gave {status}, not exit status 0"));
     }
     if latency > EXIT_WITHIN {
-        return Err(format!("{signal:?}: exited after {latency:?}, over {EXIT_WITHIN:?}"));
+        return Err(format!(
+            "{signal:?}: exited after {latency:?}, over {EXIT_WITHIN:?}"
+        ));
     }
     Ok(latency)
 }
@@ -140,12 +144,16 @@ fn as_pid_1_reaps_reparented_orphans() {
     for_each_platform(|platform, bin| {
         let holder = Holder::start(platform, bin, Mode::Pid1)?;
         holder.wait_asleep(START_TIMEOUT)?;
-        let orphans: Vec<i32> = (0..3).map(|_| orphan_into(&holder)).collect::<Result<_, _>>()?;
+        let orphans: Vec<i32> = (0..3)
+            .map(|_| orphan_into(&holder))
+            .collect::<Result<_, _>>()?;
         // Each orphan exits after 1 s; give the kernel a moment past that.
         std::thread::sleep(Duration::from_millis(1500));
         let left = children_of(holder.pid);
         if !left.is_empty() {
-            return Err(format!("children left after orphans {orphans:?} exited: {left:?}"));
+            return Err(format!(
+                "children left after orphans {orphans:?} exited: {left:?}"
+            ));
         }
         holder.wait_asleep(Duration::from_secs(1))?;
         Ok(())

@@ -20,7 +20,10 @@ fn every_binary_has_the_loader_shape_its_platform_needs() {
         let file = object::File::parse(&*data).map_err(|e| e.to_string())?;
         let machine = format!("{:?}", file.architecture());
         if machine != platform.elf_machine {
-            return Err(format!("machine {machine}, the table says {}", platform.elf_machine));
+            return Err(format!(
+                "machine {machine}, the table says {}",
+                platform.elf_machine
+            ));
         }
         let bits = file.architecture().address_size().map(|a| a.bytes() * 8);
         let class = if file.is_64() { 64 } else { 32 };
@@ -62,7 +65,9 @@ fn check_headers<H: FileHeader<Endian = Endianness>>(
         _ => {}
     }
 
-    let segments = header.program_headers(endian, data).map_err(|e| e.to_string())?;
+    let segments = header
+        .program_headers(endian, data)
+        .map_err(|e| e.to_string())?;
     let mut loads = Vec::new();
     let mut stack = None;
     for segment in segments {
@@ -90,7 +95,10 @@ fn check_headers<H: FileHeader<Endian = Endianness>>(
     let (offset, vaddr) = (load.p_offset(endian).into(), load.p_vaddr(endian).into());
     let (filesz, memsz) = (load.p_filesz(endian).into(), load.p_memsz(endian).into());
     if load.p_flags(endian) != elf::PF_R | elf::PF_X {
-        return Err(format!("PT_LOAD flags {:#x}, not R+X", load.p_flags(endian)));
+        return Err(format!(
+            "PT_LOAD flags {:#x}, not R+X",
+            load.p_flags(endian)
+        ));
     }
     if vaddr < MAX_PAGE || offset % MAX_PAGE != vaddr % MAX_PAGE {
         return Err(format!("PT_LOAD at {vaddr:#x} from offset {offset:#x}"));
@@ -117,7 +125,9 @@ fn every_binary_fits_its_budget_and_the_budget_is_tight() {
         let size = std::fs::metadata(bin).map_err(|e| e.to_string())?.len();
         let budget = platform.size_budget;
         if size > budget || size > HARD_CEILING {
-            return Err(format!("{size} bytes, over its budget {budget} (ceiling {HARD_CEILING})"));
+            return Err(format!(
+                "{size} bytes, over its budget {budget} (ceiling {HARD_CEILING})"
+            ));
         }
         // The ratchet: budgets are the size rounded up to 16, so a shrink is locked in too.
         if budget != size.next_multiple_of(16) {

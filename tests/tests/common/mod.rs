@@ -108,14 +108,16 @@ impl Holder {
     /// and SIGCHLD disposition are in place by then.
     pub fn wait_asleep(&self, timeout: Duration) -> Result<Duration, String> {
         let start = Instant::now();
-        poll(timeout, || wchan(self.pid).filter(|w| w.starts_with("do_sigtimedwait")))
-            .map(|_| start.elapsed())
-            .ok_or_else(|| {
-                format!(
-                    "not asleep in rt_sigtimedwait after {timeout:?} (wchan {:?})",
-                    wchan(self.pid)
-                )
-            })
+        poll(timeout, || {
+            wchan(self.pid).filter(|w| w.starts_with("do_sigtimedwait"))
+        })
+        .map(|_| start.elapsed())
+        .ok_or_else(|| {
+            format!(
+                "not asleep in rt_sigtimedwait after {timeout:?} (wchan {:?})",
+                wchan(self.pid)
+            )
+        })
     }
 
     pub fn signal(&self, signal: Signal) -> Result<(), String> {
