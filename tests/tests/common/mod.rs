@@ -120,6 +120,36 @@ impl Holder {
         })
     }
 
+    /// How often the holder's main thread has gone to sleep; it grows by at least one each
+    /// time the holder wakes for a signal and sleeps again.
+    pub fn sleeps(&self) -> Result<u64, String> {
+        let path = format!("/proc/{0}/task/{0}/status", self.pid);
+        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| format!("{path}: no voluntary_ctxt_switches"))
+    }
+
+    /// Sends `signal` and waits until the holder has woken for it and is asleep in
+    /// `rt_sigtimedwait` again: the signal was consumed, not left in flight.
+    pub fn signal_and_wait_asleep(&self, signal: Signal) -> Result<(), String> {
+        let before = self.sleeps()?;
+        self.signal(signal)?;
+        poll(Duration::from_secs(2), || {
+            let again = self.sleeps().ok()? > before;
+            let asleep = wchan(self.pid)?.starts_with("do_sigtimedwait");
+            (again && asleep).then_some(())
+        })
+        .ok_or_else(|| {
+            format!(
+                "not asleep again 2 s after {signal:?} (wchan {:?})",
+                wchan(self.pid)
+            )
+        })
+    }
+
     pub fn signal(&self, signal: Signal) -> Result<(), String> {
         let pid = Pid::from_raw(self.pid).ok_or("bad pid")?;
         kill_process(pid, signal).map_err(|e| format!("kill({}, {signal:?}): {e}", self.pid))

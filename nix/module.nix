@@ -1,0 +1,222 @@
+# nixosModules.default: pods of containers that share a namespace holder.
+#
+# A pod `services.sleeper.pods.<name>` is a `virtualisation.oci-containers` container named
+# <name> that runs this flake's image (loaded from the Nix store, never pulled) and holds the
+# network namespace, and optionally the PID namespace, for its members: existing
+# `virtualisation.oci-containers.containers` entries, which this module joins to it and binds to
+# its lifetime. Works with either backend of oci-containers (podman or docker).
+#
+# `packagesFor` is nix/packages.nix applied to crane and rust-overlay (see flake.nix); it gives
+# the image for the configured machine's system from the build machine's package set.
+{ packagesFor }:
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib)
+    concatMap
+    literalExpression
+    mapAttrs
+    mapAttrsToList
+    mkIf
+    mkOption
+    optional
+    types
+    ;
+
+  cfg = config.services.sleeper;
+  oci = config.virtualisation.oci-containers;
+
+  imageRef = "${cfg.imageFile.imageName}:${cfg.imageFile.imageTag}";
+
+  serviceOf = name: "${oci.containers.${name}.serviceName or "${oci.backend}-${name}"}.service";
+
+  podOptions =
+    { name, ... }:
+    {
+      options = {
+        autoStart = mkOption {
+          type = types.bool;
+          default = true;
+          description = ''
+            Whether the holder starts at boot. The members follow the holder: they are
+            started with it, stopped with it and restarted with it.
+          '';
+        };
+
+        ports = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [
+            "53:53/udp"
+            "53:53/tcp"
+          ];
+          description = ''
+            Ports published from the pod's network namespace to the host, in the format of
+            `virtualisation.oci-containers.containers.<name>.ports`. The members share the
+            namespace, so a member's listening socket is reachable through these; members
+            cannot publish ports of their own.
+          '';
+        };
+
+        extraOptions = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [
+            "--network=anycast"
+            "--ip=192.0.2.53"
+          ];
+          description = ''
+            Extra options for the holder's `run` command: its own networking (`--network=...`,
+            `--ip=...`, `--ip6=...`, `--mac-address=...`, `--dns=...`, `--hostname=...`) and
+            anything else the backend accepts. The members inherit the network namespace
+            that these options create.
+          '';
+        };
+
+        members = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [
+            "bird"
+            "unbound"
+          ];
+          description = ''
+            Names of entries of `virtualisation.oci-containers.containers` that join this pod.
+            Each member runs with `--network=container:${name}` (and `--pid=container:${name}`
+            when `sharePid` is set), depends on the holder (`dependsOn`), and its systemd unit
+            is bound to the holder's (`bindsTo`, `partOf`, and wanted by it): stopping the
+            holder stops the members, restarting it restarts them into the new namespace.
+            A member must not set networking of its own (`ports`, `networks`, `--network`).
+          '';
+        };
+
+        sharePid = mkOption {
+          type = types.bool;
+          default = false;
+          example = true;
+          description = ''
+            Whether the members also join the holder's PID namespace. sleeper is then PID 1 of
+            the pod and reaps the members' orphaned zombies, as the Kubernetes pause container
+            does with `shareProcessNamespace`.
+          '';
+        };
+      };
+    };
+
+  podNames = builtins.attrNames cfg.pods;
+
+  # (member, pod) pairs of every pod.
+  memberships = concatMap (pod: map (member: { inherit member pod; }) cfg.pods.${pod}.members) podNames;
+in
+{
+  options.services.sleeper = {
+    imageFile = mkOption {
+      type = types.package;
+      default = (packagesFor pkgs).packages.default;
+      defaultText = literalExpression "sleeper.packages.\${system}.default, built for this machine's system";
+      description = ''
+        The docker-archive of the sleeper image that every pod's holder runs, loaded from the
+        Nix store with `docker load`/`podman load`. The default is this flake's image for the
+        configured machine's platform, built from the build machine's package set (every row
+        of platforms.toml is cross-built). It must come from `pkgs.dockerTools.buildImage`
+        (its `imageName` and `imageTag` name the image that is run).
+      '';
+    };
+
+    pods = mkOption {
+      type = types.attrsOf (types.submodule podOptions);
+      default = { };
+      example = literalExpression ''
+        {
+          dns = {
+            extraOptions = [ "--network=anycast" "--ip=192.0.2.53" ];
+            members = [ "bird" "unbound" ];
+            sharePid = true;
+          };
+        }
+      '';
+      description = ''
+        Pods: each is a container named after the attribute that runs sleeper and holds the
+        namespaces its members join. The holder's systemd service is the one
+        `virtualisation.oci-containers` gives a container of that name (`podman-<name>` or
+        `docker-<name>`).
+      '';
+    };
+  };
+
+  config = mkIf (cfg.pods != { }) {
+    assertions =
+      map (pod: {
+        assertion = !(builtins.elem pod (map (m: m.member) memberships));
+        message = "services.sleeper.pods.${pod}: a pod cannot be a member of a pod.";
+      }) podNames
+      ++ map (
+        { member, pod }:
+        let
+          container = oci.containers.${member};
+          ownNetwork = builtins.filter (
+            option: lib.hasPrefix "--network" option && option != "--network=container:${pod}"
+          ) container.extraOptions;
+        in
+        {
+          assertion =
+            (builtins.tryEval container.image).success
+            && container.ports == [ ]
+            && (container.networks or [ ]) == [ ]
+            && ownNetwork == [ ];
+          message = ''
+            services.sleeper.pods.${pod}.members: "${member}" must be an entry of
+            virtualisation.oci-containers.containers with an image and without ports, networks
+            or --network of its own: it uses the pod's network namespace (publish ports on the
+            pod instead).
+          '';
+        }
+      ) memberships
+      ++ mapAttrsToList (member: pods: {
+        assertion = builtins.length pods == 1;
+        message = "virtualisation.oci-containers.containers.${member} is a member of more than one pod: ${toString pods}.";
+      }) (mapAttrs (_: map (m: m.pod)) (builtins.groupBy (m: m.member) memberships));
+
+    virtualisation.oci-containers.containers =
+      mapAttrs (_: pod: {
+        image = imageRef;
+        inherit (cfg) imageFile;
+        inherit (pod) autoStart ports extraOptions;
+      }) cfg.pods
+      // builtins.listToAttrs (
+        map (
+          { member, pod }:
+          {
+            name = member;
+            value = {
+              extraOptions = [
+                "--network=container:${pod}"
+              ]
+              ++ optional cfg.pods.${pod}.sharePid "--pid=container:${pod}";
+              dependsOn = [ pod ];
+            };
+          }
+        ) memberships
+      );
+
+    # Requires= (from dependsOn) alone does not take the members down and up with the holder.
+    systemd.services = builtins.listToAttrs (
+      map (
+        { member, pod }:
+        {
+          name = lib.removeSuffix ".service" (serviceOf member);
+          value = {
+            bindsTo = [ (serviceOf pod) ];
+            partOf = [ (serviceOf pod) ];
+            wantedBy = [ (serviceOf pod) ];
+            after = [ (serviceOf pod) ];
+          };
+        }
+      ) memberships
+    );
+  };
+}
