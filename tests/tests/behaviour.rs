@@ -18,48 +18,31 @@ use std::time::{Duration, Instant};
 
 /// Generous for qemu's start-up; a native start takes well under a millisecond.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// The contract: TERM and INT end the holder with status 0 within 50 ms.
-const EXIT_WITHIN: Duration = Duration::from_millis(50);
 
 /// Every catchable signal but the two that end the holder (SIGKILL and SIGSTOP cannot be
-/// caught; SIGSTOP/SIGCONT have their own test), realtime signals included where they can be
-/// addressed.
+/// caught; SIGSTOP/SIGCONT have their own test), realtime signals included. Under qemu-user,
+/// two groups can only be proven natively (x86_64 and i686, where all 60 are sent):
+/// - realtime signals: qemu maps guest realtime signals onto other host numbers (it keeps some
+///   for itself), so a host `kill(pid, 32..64)` is not guest signal 32..64;
+/// - SIGILL, SIGTRAP, SIGFPE, SIGSEGV: qemu 7.2 takes these as faults of the guest when one
+///   arrives while the guest runs rather than sleeps, and kills itself with the signal even
+///   though the guest blocks it (a burst of `kill -HUP; kill -SEGV` at a qemu-run holder does
+///   it). The real kernel never forces a signal sent by kill(2), as the native runs show.
 fn stray_signals(platform: &Platform) -> Vec<Signal> {
-    // qemu-user maps guest realtime signals onto other host numbers (it keeps some for
-    // itself), so a host `kill(pid, 32..64)` is not guest signal 32..64. Realtime signals
-    // are therefore proven on the real kernel only: natively on x86_64 and i686.
-    let last = if platform.runs_natively() { 64 } else { 31 };
-    (1..=last)
-        .filter(|&n| {
-            ![Signal::KILL, Signal::STOP, Signal::INT, Signal::TERM]
-                .iter()
-                .any(|s| s.as_raw() == n)
-        })
+    let native = platform.runs_natively();
+    let qemu_takes_as_fault = [Signal::ILL, Signal::TRAP, Signal::FPE, Signal::SEGV];
+    let never_stray = [Signal::KILL, Signal::STOP, Signal::INT, Signal::TERM];
+    (1..=if native { 64 } else { 31 })
+        .filter(|&n| !never_stray.iter().any(|s| s.as_raw() == n))
+        .filter(|&n| native || !qemu_takes_as_fault.iter().any(|s| s.as_raw() == n))
         // SAFETY: `from_raw_unchecked` is unsafe only because libc reserves some realtime
         // signals for itself in this process; here they are sent to another process.
         .map(|n| unsafe { Signal::from_raw_unchecked(n) })
         .collect()
 }
 
-/// Sends `signal` and requires exit status 0 within the contract's 50 ms.
-fn stop_with(holder: &mut Holder, signal: Signal) -> Result<Duration, String> {
-    let sent = Instant::now();
-    holder.signal(signal)?;
-    let status = holder.wait_exit(Duration::from_secs(2))?;
-    let latency = sent.elapsed();
-    if status.code() != Some(0) {
-        return Err(format!("{signal:?} gave {status}, not exit status 0"));
-    }
-    if latency > EXIT_WITHIN {
-        return Err(format!(
-            "{signal:?}: exited after {latency:?}, over {EXIT_WITHIN:?}"
-        ));
-    }
-    Ok(latency)
-}
-
 #[test]
-fn waits_idle_survives_stray_signals_and_exits_0_on_term() {
+fn waits_idle_and_survives_stray_signals() {
     for_each_platform(|platform, bin| {
         for mode in MODES {
             let context = |e: String| format!("{mode:?}: {e}");
@@ -99,27 +82,21 @@ fn waits_idle_survives_stray_signals_and_exits_0_on_term() {
                 .wait_asleep(Duration::from_secs(2))
                 .map_err(|e| context(format!("after SIGCONT: {e}")))?;
 
-            let latency = stop_with(&mut holder, Signal::TERM).map_err(context)?;
+            // The exit itself, and its latency, are tests/exit.rs's: measured there one
+            // holder at a time, on a quiet machine.
+            holder.signal(Signal::TERM).map_err(context)?;
+            let status = holder.wait_exit(Duration::from_secs(5)).map_err(context)?;
+            if status.code() != Some(0) {
+                return Err(context(format!(
+                    "TERM after the stray signals gave {status}"
+                )));
+            }
             eprintln!(
                 "{:<12} {mode:?}: asleep {ready:?} after start, 0 ticks idle, survived {} stray \
-                 signals, TERM -> 0 in {latency:?}",
+                 signals and SIGSTOP/SIGCONT",
                 platform.name,
                 strays.len()
             );
-        }
-        Ok(())
-    });
-}
-
-#[test]
-fn exits_0_on_int() {
-    for_each_platform(|platform, bin| {
-        for mode in MODES {
-            let context = |e: String| format!("{mode:?}: {e}");
-            let mut holder = Holder::start(platform, bin, mode).map_err(context)?;
-            holder.wait_asleep(START_TIMEOUT).map_err(context)?;
-            let latency = stop_with(&mut holder, Signal::INT).map_err(context)?;
-            eprintln!("{:<12} {mode:?}: INT -> 0 in {latency:?}", platform.name);
         }
         Ok(())
     });
@@ -257,5 +234,57 @@ fn the_flakes_smoke_script_passes_on_every_platform() {
                 String::from_utf8_lossy(&output.stderr)
             ))
         }
+    });
+}
+
+/// All stray signals at once, without waiting in between: on the real kernel they queue while
+/// blocked and are consumed one by one. Native platforms only; under qemu-user such a burst
+/// hits the emulator's fault handling described at `stray_signals`.
+#[test]
+fn survives_a_burst_of_stray_signals_on_the_real_kernel() {
+    for_each_platform(|platform, bin| {
+        if !platform.runs_natively() {
+            eprintln!(
+                "{:<12} burst: not run under qemu-user (see stray_signals)",
+                platform.name
+            );
+            return Ok(());
+        }
+        for mode in MODES {
+            let context = |e: String| format!("{mode:?}: {e}");
+            let mut holder = Holder::start(platform, bin, mode).map_err(context)?;
+            holder.wait_asleep(START_TIMEOUT).map_err(context)?;
+            let strays = stray_signals(platform);
+            for &signal in &strays {
+                holder.signal(signal).map_err(context)?;
+            }
+            poll(Duration::from_secs(2), || {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{}/status", holder.pid)).ok()?;
+                let pending = |key: &str| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(key))
+                        .is_some_and(|v| v.trim().chars().all(|c| c == '0'))
+                };
+                (pending("SigPnd:") && pending("ShdPnd:")).then_some(())
+            })
+            .ok_or_else(|| context("stray signals still pending after 2 s".into()))?;
+            holder
+                .wait_asleep(Duration::from_secs(2))
+                .map_err(context)?;
+            if let Some(status) = holder.exited().map_err(context)? {
+                return Err(context(format!(
+                    "a burst of {} signals ended it: {status}",
+                    strays.len()
+                )));
+            }
+            holder.signal(Signal::TERM).map_err(context)?;
+            let status = holder.wait_exit(Duration::from_secs(5)).map_err(context)?;
+            if status.code() != Some(0) {
+                return Err(context(format!("TERM after the burst gave {status}")));
+            }
+        }
+        Ok(())
     });
 }
