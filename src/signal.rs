@@ -12,10 +12,14 @@ const SIGSET_WORDS: usize = _NSIG as usize / usize::BITS as usize;
 pub const SIGSET_SIZE: usize = SIGSET_WORDS * size_of::<usize>();
 
 /// `struct sigaction` as `rt_sigaction` copies it in (`linux: include/linux/signal_types.h`).
-#[repr(C)]
+/// Packed: the kernel copies it byte by byte, so alignment padding before it would be wasted.
+#[repr(C, packed)]
 pub struct KernelSigaction {
     #[cfg(target_arch = "mips64")]
     flags: u32,
+    // The kernel's struct is naturally aligned, so its handler starts at offset 8.
+    #[cfg(target_arch = "mips64")]
+    flags_padding: u32,
     handler: usize,
     #[cfg(not(target_arch = "mips64"))]
     flags: usize,
@@ -33,6 +37,8 @@ pub struct KernelSigaction {
 /// (there is no handler); it doubles as the "all signals" set, which saves a second constant.
 pub static IGNORE_BLOCKING_ALL: KernelSigaction = KernelSigaction {
     flags: 0,
+    #[cfg(target_arch = "mips64")]
+    flags_padding: 0,
     handler: SIG_IGN,
     #[cfg(not(any(
         target_arch = "riscv64",
@@ -49,6 +55,20 @@ impl KernelSigaction {
     }
 
     pub fn mask_ptr(&'static self) -> usize {
-        self.mask.as_ptr() as usize
+        (&raw const self.mask) as usize
     }
 }
+
+// Packing must not move a field: the offsets are the naturally aligned kernel struct's.
+const _: () = {
+    use core::mem::offset_of;
+    let word = size_of::<usize>();
+    if cfg!(target_arch = "mips64") {
+        assert!(offset_of!(KernelSigaction, handler) == 8);
+        assert!(offset_of!(KernelSigaction, mask) == 16);
+    } else if cfg!(any(target_arch = "riscv64", target_arch = "loongarch64")) {
+        assert!(offset_of!(KernelSigaction, mask) == 2 * word);
+    } else {
+        assert!(offset_of!(KernelSigaction, mask) == 3 * word);
+    }
+};
