@@ -49,6 +49,35 @@ pub fn objcopy() -> Result<PathBuf, String> {
     }
 }
 
+/// Compiles and links `platform` from the tree at `source` with its own `target_dir`, with
+/// any `--config` overrides on top of the shipped recipe. Returns the linked ELF.
+pub fn link(
+    platform: &Platform,
+    source: &Path,
+    target_dir: &Path,
+    overrides: &[&str],
+) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(source)
+        // -Zbuild-std: the distribution's compiler has no prebuilt core for foreign targets.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["--config", CARGO_CONFIG]);
+    for value in overrides {
+        command.args(["--config", value]);
+    }
+    run(command
+        .args(["build", "--quiet", "--release", "--locked"])
+        .args(["-p", "sleeper", "-Zbuild-std=core", "--target"])
+        .arg(&platform.rust_target)
+        .arg("--target-dir")
+        .arg(target_dir))?;
+    Ok(target_dir
+        .join(&platform.rust_target)
+        .join("release/sleeper"))
+}
+
 /// Builds `platform` from the tree at `source` with its own `target_dir`, and writes the
 /// shipped binary to `out/<name>/sleeper`.
 pub fn build(
@@ -57,26 +86,7 @@ pub fn build(
     target_dir: &Path,
     out: &Path,
 ) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo)
-        .current_dir(source)
-        // -Zbuild-std: the distribution's compiler has no prebuilt core for foreign targets.
-        .env("RUSTC_BOOTSTRAP", "1")
-        .args([
-            "--config",
-            CARGO_CONFIG,
-            "build",
-            "--quiet",
-            "--release",
-            "--locked",
-        ])
-        .args(["-p", "sleeper", "-Zbuild-std=core", "--target"])
-        .arg(&platform.rust_target)
-        .arg("--target-dir")
-        .arg(target_dir))?;
-    let linked = target_dir
-        .join(&platform.rust_target)
-        .join("release/sleeper");
+    let linked = link(platform, source, target_dir, &[])?;
     let shipped = out.join(&platform.name).join("sleeper");
     std::fs::create_dir_all(shipped.parent().expect("has a parent"))
         .map_err(|e| format!("creating {}: {e}", out.display()))?;
