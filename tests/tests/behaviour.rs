@@ -84,13 +84,9 @@ fn waits_idle_and_survives_stray_signals() {
 
             // The exit itself, and its latency, are tests/exit.rs's: measured there one
             // holder at a time, on a quiet machine.
-            holder.signal(Signal::TERM).map_err(context)?;
-            let status = holder.wait_exit(Duration::from_secs(5)).map_err(context)?;
-            if status.code() != Some(0) {
-                return Err(context(format!(
-                    "TERM after the stray signals gave {status}"
-                )));
-            }
+            holder
+                .stop_with(Signal::TERM)
+                .map_err(|e| context(format!("after the stray signals: {e}")))?;
             eprintln!(
                 "{:<12} {mode:?}: asleep {ready:?} after start, 0 ticks idle, survived {} stray \
                  signals and SIGSTOP/SIGCONT",
@@ -186,7 +182,7 @@ fn runs_with_fds_0_to_2_closed_and_ignores_argv_and_environment() {
         let pid = spawned.id() as i32;
         let result = (|| {
             poll(START_TIMEOUT, || {
-                common::wchan(pid).filter(|w| w.starts_with("do_sigtimedwait"))
+                common::asleep_in_sigtimedwait(pid).then_some(())
             })
             .ok_or("not asleep with fds 0-2 closed")?;
             for fd in 0..3 {
@@ -279,11 +275,9 @@ fn survives_a_burst_of_stray_signals_on_the_real_kernel() {
                     strays.len()
                 )));
             }
-            holder.signal(Signal::TERM).map_err(context)?;
-            let status = holder.wait_exit(Duration::from_secs(5)).map_err(context)?;
-            if status.code() != Some(0) {
-                return Err(context(format!("TERM after the burst gave {status}")));
-            }
+            holder
+                .stop_with(Signal::TERM)
+                .map_err(|e| context(format!("after the burst: {e}")))?;
         }
         Ok(())
     });

@@ -108,16 +108,14 @@ impl Holder {
     /// and SIGCHLD disposition are in place by then.
     pub fn wait_asleep(&self, timeout: Duration) -> Result<Duration, String> {
         let start = Instant::now();
-        poll(timeout, || {
-            wchan(self.pid).filter(|w| w.starts_with("do_sigtimedwait"))
-        })
-        .map(|_| start.elapsed())
-        .ok_or_else(|| {
-            format!(
-                "not asleep in rt_sigtimedwait after {timeout:?} (wchan {:?})",
-                wchan(self.pid)
-            )
-        })
+        poll(timeout, || asleep_in_sigtimedwait(self.pid).then_some(()))
+            .map(|_| start.elapsed())
+            .ok_or_else(|| {
+                format!(
+                    "not asleep in rt_sigtimedwait after {timeout:?} (wchan {:?})",
+                    wchan(self.pid)
+                )
+            })
     }
 
     /// How often the holder's main thread has gone to sleep; it grows by at least one each
@@ -139,8 +137,7 @@ impl Holder {
         self.signal(signal)?;
         poll(Duration::from_secs(2), || {
             let again = self.sleeps().ok()? > before;
-            let asleep = wchan(self.pid)?.starts_with("do_sigtimedwait");
-            (again && asleep).then_some(())
+            (again && asleep_in_sigtimedwait(self.pid)).then_some(())
         })
         .ok_or_else(|| {
             format!(
@@ -174,6 +171,19 @@ impl Holder {
         }
     }
 
+    /// Sends `signal` and requires exit status 0 within 2 s; returns the time from the
+    /// signal to the exit.
+    pub fn stop_with(&mut self, signal: Signal) -> Result<Duration, String> {
+        let sent = Instant::now();
+        self.signal(signal)?;
+        let status = self.wait_exit(Duration::from_secs(2))?;
+        let latency = sent.elapsed();
+        if status.code() != Some(0) {
+            return Err(format!("{signal:?} gave {status}, not exit status 0"));
+        }
+        Ok(latency)
+    }
+
     /// User plus system CPU time in clock ticks, over all of the process's threads.
     pub fn cpu_ticks(&self) -> Result<u64, String> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
@@ -204,6 +214,11 @@ pub fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Optio
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Whether the kernel shows `pid` asleep in `rt_sigtimedwait`.
+pub fn asleep_in_sigtimedwait(pid: i32) -> bool {
+    wchan(pid).is_some_and(|w| w.starts_with("do_sigtimedwait"))
 }
 
 pub fn wchan(pid: i32) -> Option<String> {
