@@ -37,6 +37,14 @@ pub enum RustStd {
 #[serde(deny_unknown_fields)]
 struct Table {
     platform: Vec<Platform>,
+    multiarch: Multiarch,
+}
+
+/// The multi-arch OCI layout of every row.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Multiarch {
+    pub layout_budget: u64,
 }
 
 impl DockerPlatform {
@@ -61,14 +69,22 @@ impl Platform {
     }
 }
 
-pub fn load_from(path: &Path) -> Result<Vec<Platform>, String> {
+fn table_from(path: &Path) -> Result<Table, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let table: Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(table.platform)
+    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn table() -> Table {
+    table_from(&crate::repo_root().join("platforms.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The rows of the repository's `platforms.toml`.
 pub fn load() -> Vec<Platform> {
-    load_from(&crate::repo_root().join("platforms.toml")).unwrap_or_else(|e| panic!("{e}"))
+    table().platform
+}
+
+/// The `[multiarch]` table of the repository's `platforms.toml`.
+pub fn multiarch() -> Multiarch {
+    table().multiarch
 }
