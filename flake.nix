@@ -46,6 +46,8 @@
     {
       packages = forBuildSystems (system: (sleeperOf system).packages);
 
+      apps = forBuildSystems (system: (sleeperOf system).apps);
+
       checks = forBuildSystems (
         system:
         import ./nix/checks.nix {
@@ -53,11 +55,11 @@
           inherit platforms;
           sleeper = sleeperOf system;
           nixosModule = self.nixosModules.default;
-          formatter = self.formatter.${system};
         }
       );
 
-      formatter = forBuildSystems (system: nixpkgs.legacyPackages.${system}.nixfmt);
+      # `nix fmt` passes no paths; nixfmt-tree (treefmt with nixfmt) then formats every .nix file.
+      formatter = forBuildSystems (system: nixpkgs.legacyPackages.${system}.nixfmt-tree);
 
       devShells = forBuildSystems (
         system:

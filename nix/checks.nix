@@ -3,14 +3,15 @@
 #   image-size-<name>  the gzipped docker archive is at most its image-budget;
 #   smoke-<name>       tests/smoke.sh under nixpkgs' qemu-user, in the build sandbox;
 #   smoke-native       tests/smoke.sh on the build machine's own binary, without qemu;
-#   nix-lint           deadnix and the formatter over every .nix file;
-#   vm-pod-podman      the NixOS module in a VM (x86_64-linux only; needs kvm).
+#   layout-size        the multi-arch OCI layout is at most platforms.toml's layout-budget;
+#   nix-lint           deadnix and nixfmt --check over every .nix file;
+#   vm-pod-podman,
+#   vm-pod-docker      the NixOS module in a VM, per backend (x86_64-linux only; needs kvm).
 {
   pkgs,
   platforms,
   sleeper,
   nixosModule,
-  formatter,
 }:
 let
   inherit (pkgs) lib;
@@ -57,6 +58,16 @@ let
 in
 lib.foldl' (acc: row: acc // perRow row) { } platforms.rows
 // {
+  layout-size = pkgs.runCommand "sleeper-layout-size" { } ''
+    size=$(find ${sleeper.multiarch} -type f -printf '%s\n' | awk '{ total += $1 } END { print total }')
+    echo "image-multiarch: $size bytes in all, budget ${toString platforms.layoutBudget}"
+    if [ "$size" -gt ${toString platforms.layoutBudget} ]; then
+      echo "FAIL: image-multiarch is $size bytes, over the layout-budget of ${toString platforms.layoutBudget} in platforms.toml" >&2
+      exit 1
+    fi
+    echo "$size" > "$out"
+  '';
+
   smoke-native = pkgs.runCommand "sleeper-smoke-native" { } ''
     set -o pipefail
     bash ${smokeScript} ${sleeper.binaries.${host.binaryPackage}}/bin/sleeper | tee "$out"
@@ -73,7 +84,7 @@ lib.foldl' (acc: row: acc // perRow row) { } platforms.rows
       {
         nativeBuildInputs = [
           pkgs.deadnix
-          formatter
+          pkgs.nixfmt
         ];
       }
       ''
@@ -85,9 +96,9 @@ lib.foldl' (acc: row: acc // perRow row) { } platforms.rows
         touch "$out"
       '';
 }
-// lib.optionalAttrs (system == "x86_64-linux") {
-  vm-pod-podman = import ./vm-test.nix {
-    inherit pkgs nixosModule;
-    backend = "podman";
-  };
-}
+// lib.optionalAttrs (system == "x86_64-linux") (
+  lib.genAttrs' [ "podman" "docker" ] (
+    backend:
+    lib.nameValuePair "vm-pod-${backend}" (import ./vm-test.nix { inherit pkgs nixosModule backend; })
+  )
+)

@@ -19,6 +19,7 @@ let
   inherit (lib)
     concatMap
     literalExpression
+    literalMD
     mapAttrs
     mapAttrsToList
     mkIf
@@ -43,7 +44,8 @@ let
           default = true;
           description = ''
             Whether the holder starts at boot. The members follow the holder: they are
-            started with it, stopped with it and restarted with it.
+            started with it, stopped with it and restarted with it, and their own `autoStart`
+            defaults to this value.
           '';
         };
 
@@ -109,15 +111,45 @@ let
 
   podNames = builtins.attrNames cfg.pods;
 
+  # `run` options that set up a network namespace's configuration, which a container that joins
+  # another's namespace cannot have (docker and podman refuse them, or ignore them silently).
+  # Each is matched as `--flag`, `--flag=value` and `--flag value` (the flag alone is an element).
+  networkingFlags = [
+    "--network"
+    "--net"
+    "-p"
+    "--publish"
+    "-P"
+    "--publish-all"
+    "--expose"
+    "--hostname"
+    "-h"
+    "--dns"
+    "--dns-option"
+    "--dns-opt"
+    "--dns-search"
+    "--add-host"
+    "--ip"
+    "--ip6"
+    "--mac-address"
+    "--network-alias"
+  ];
+
   # (member, pod) pairs of every pod.
-  memberships = concatMap (pod: map (member: { inherit member pod; }) cfg.pods.${pod}.members) podNames;
+  memberships = concatMap (
+    pod: map (member: { inherit member pod; }) cfg.pods.${pod}.members
+  ) podNames;
 in
 {
+  # Error messages and the option docs name this file, not <unknown-file>.
+  _file = ./module.nix;
+  _class = "nixos";
+
   options.services.sleeper = {
     imageFile = mkOption {
       type = types.package;
       default = (packagesFor pkgs).packages.default;
-      defaultText = literalExpression "sleeper.packages.\${system}.default, built for this machine's system";
+      defaultText = literalMD "this flake's image for the configured machine's system (`packages.<system>.default`)";
       description = ''
         The docker-archive of the sleeper image that every pod's holder runs, loaded from the
         Nix store with `docker load`/`podman load`. The default is this flake's image for the
@@ -158,8 +190,16 @@ in
         { member, pod }:
         let
           container = oci.containers.${member};
-          ownNetwork = builtins.filter (
-            option: lib.hasPrefix "--network" option && option != "--network=container:${pod}"
+          # The options this module adds for the member's pods; a member of two pods is
+          # reported once, by the assertion below.
+          joins = concatMap (m: [
+            "--network=container:${m.pod}"
+            "--pid=container:${m.pod}"
+          ]) (builtins.filter (m: m.member == member) memberships);
+          ownNetworking = builtins.filter (
+            option:
+            !(builtins.elem option joins)
+            && builtins.any (flag: option == flag || lib.hasPrefix "${flag}=" option) networkingFlags
           ) container.extraOptions;
         in
         {
@@ -167,12 +207,14 @@ in
             (builtins.tryEval container.image).success
             && container.ports == [ ]
             && (container.networks or [ ]) == [ ]
-            && ownNetwork == [ ];
+            && (container.hostname or null) == null
+            && ownNetworking == [ ];
           message = ''
             services.sleeper.pods.${pod}.members: "${member}" must be an entry of
-            virtualisation.oci-containers.containers with an image and without ports, networks
-            or --network of its own: it uses the pod's network namespace (publish ports on the
-            pod instead).
+            virtualisation.oci-containers.containers with an image and without networking of its
+            own (ports, networks, hostname, or ${toString networkingFlags} in extraOptions;
+            found: ${toString ownNetworking}): it uses the pod's network namespace. Set these on
+            the pod instead.
           '';
         }
       ) memberships
@@ -198,6 +240,8 @@ in
               ]
               ++ optional cfg.pods.${pod}.sharePid "--pid=container:${pod}";
               dependsOn = [ pod ];
+              # A member bound to a holder that does not start at boot must not start it.
+              autoStart = lib.mkDefault cfg.pods.${pod}.autoStart;
             };
           }
         ) memberships

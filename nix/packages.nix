@@ -17,27 +17,25 @@
 let
   inherit (pkgs) lib;
   inherit (platforms) crate;
+  image = import ./image.nix { inherit platforms; };
 
-  # The stable toolchain, pinned by exact version: the same rustc the cargo path uses.
-  stableVersion = "1.96.0";
-  # The nightly for rows whose rust-std is not shipped ("build-std" in platforms.toml).
-  nightlyDate = "2026-05-27";
+  # One compiler for every row, pinned by exact version: the rustc the cargo path uses.
+  rustVersion = "1.96.0";
 
   prebuiltRows = lib.filter (row: !row.buildStd) platforms.rows;
 
-  rustBin = p: rust-overlay.lib.mkRustBin { } p;
-
-  # One toolchain with the prebuilt rust-std of every "prebuilt" row. rust-overlay refuses,
-  # at evaluation, a target it has no rust-std for: a wrong "prebuilt" in the table fails early.
-  stableFor =
-    p:
-    (rustBin p).stable.${stableVersion}.minimal.override {
+  # The prebuilt rust-std of every "prebuilt" row, and rust-src for the "build-std" rows
+  # (which compile core from it, with -Zbuild-std=core, as the cargo path does for all rows).
+  # rust-overlay refuses, at evaluation, a target it has no rust-std for: a wrong "prebuilt"
+  # in the table fails early.
+  toolchainWith =
+    extensions: p:
+    (rust-overlay.lib.mkRustBin { } p).stable.${rustVersion}.minimal.override {
       targets = map (row: row.rustTarget) prebuiltRows;
+      extensions = [ "rust-src" ] ++ extensions;
     };
-  nightlyFor = p: (rustBin p).nightly.${nightlyDate}.minimal.override { extensions = [ "rust-src" ]; };
 
-  craneStable = (crane.mkLib pkgs).overrideToolchain stableFor;
-  craneNightly = (crane.mkLib pkgs).overrideToolchain nightlyFor;
+  craneLib = (crane.mkLib pkgs).overrideToolchain (toolchainWith [ ]);
 
   # Only what cargo needs for `-p sleeper` in this workspace: the manifests, the lock, the
   # sources, the link files, and the test crate's manifest and library (a workspace member).
@@ -57,7 +55,6 @@ let
   mkSleeper =
     row:
     let
-      craneLib = if row.buildStd then craneNightly else craneStable;
       buildStd = lib.optionalString row.buildStd "-Zbuild-std=core";
     in
     craneLib.buildPackage (
@@ -72,11 +69,15 @@ let
         # Nothing to test on the build machine; the checks run the binary under qemu-user.
         doCheck = false;
 
-        # The cargo path's build, word for word, apart from RUSTC_BOOTSTRAP (a nightly needs none).
+        # The cargo path's build, word for word.
         buildPhaseCargoCommand = ''
           cargo --config link/cargo.toml build -p sleeper --release --locked \
             --target ${row.rustTarget} ${buildStd}
         '';
+        # What ships is rust-objcopy's output, installed below, not cargo's artifact: so crane's
+        # post-build hook, which would copy the unstripped binary out of cargo's build log,
+        # stays off.
+        doNotPostBuildInstallCargoBinaries = true;
         # The cargo path's strip: rust-objcopy from the toolchain's own sysroot.
         installPhaseCommand = ''
           sysroot=$(rustc --print sysroot)
@@ -103,13 +104,16 @@ let
         };
       }
       // lib.optionalAttrs row.buildStd {
-        # -Zbuild-std compiles core from rust-src, whose Cargo.lock must be vendored too
-        # (crane's examples/build-std). Reading it from the toolchain is import-from-derivation.
+        # -Zbuild-std on a stable compiler, as the cargo path does.
+        RUSTC_BOOTSTRAP = 1;
+        # core's own dependencies must be vendored too (crane's examples/build-std). Their lock
+        # is committed, not read from rust-src, which would be import-from-derivation; a test
+        # keeps it equal to the 1.96.0 library's Cargo.lock.
         cargoVendorDir = craneLib.vendorMultipleCargoDeps {
           inherit (craneLib.findCargoFiles src) cargoConfigs;
           cargoLockList = [
             ../Cargo.lock
-            "${(nightlyFor pkgs).passthru.availableComponents.rust-src}/lib/rustlib/src/rust/library/Cargo.lock"
+            (./. + "/rust-library-${rustVersion}.Cargo.lock")
           ];
         };
       }
@@ -118,28 +122,15 @@ let
   mkImage =
     row: binary:
     pkgs.dockerTools.buildImage {
-      inherit (crate) name;
-      # `docker load < result` gives sleeper:<version>.
-      tag = crate.version;
-      # dockerTools takes the Go name and has no variant: arm v5, v6 and v7 are all "arm".
+      inherit (image) name tag created;
+      # dockerTools takes the Go name and has no variant: arm v5, v6 and v7 are all "arm"
+      # here; the multi-arch index adds the variant.
       architecture = row.goArch;
-      created = "1970-01-01T00:00:01Z";
-      # A scratch image that holds /sleeper and nothing else.
       copyToRoot = pkgs.runCommand "sleeper-root-${row.name}" { } ''
         mkdir "$out"
-        cp ${binary}/bin/sleeper "$out/sleeper"
+        cp ${binary}/bin/sleeper "$out${image.binaryPath}"
       '';
-      config = {
-        Entrypoint = [ "/sleeper" ];
-        User = "65534:65534";
-        Labels = {
-          "org.opencontainers.image.title" = crate.name;
-          "org.opencontainers.image.description" = crate.description;
-          "org.opencontainers.image.version" = crate.version;
-          "org.opencontainers.image.source" = crate.repository;
-          "org.opencontainers.image.licenses" = crate.license;
-        };
-      };
+      inherit (image) config;
     };
 
   binaries = lib.listToAttrs (
@@ -151,24 +142,50 @@ let
     ) platforms.rows
   );
 
+  # All rows' images as one OCI image layout whose index lists every platform, so that a
+  # registry serves each machine its own; scripts/oci-layout is the cargo path's assembler too.
+  multiarch = pkgs.runCommand "sleeper-oci-${image.tag}" { nativeBuildInputs = [ pkgs.jq ]; } ''
+    bash ${../scripts/oci-layout} index --out "$out" --tag ${image.tag} ${
+      lib.concatMapStringsSep " " (row: "${row.ociPlatform}=${images.${row.imagePackage}}") platforms.rows
+    }
+  '';
+
+  # `nix run .#push -- docker://REGISTRY/sleeper:TAG` pushes every platform of the layout.
+  push = pkgs.writeShellApplication {
+    name = "sleeper-push";
+    runtimeInputs = [
+      pkgs.podman
+      pkgs.jq
+    ];
+    text = ''
+      exec bash ${../scripts/oci-layout} push ${multiarch}:${image.tag} "$@"
+    '';
+  };
+
   host = platforms.forSystem hostSystem;
 in
 {
-  inherit binaries images;
+  inherit binaries images multiarch;
 
-  # The stable toolchain with rust-src added: what the cargo path needs for every row
-  # (RUSTC_BOOTSTRAP=1 ... -Zbuild-std=core), for the development shell.
-  devToolchain = (rustBin pkgs).stable.${stableVersion}.minimal.override {
-    targets = map (row: row.rustTarget) prebuiltRows;
-    extensions = [
-      "rust-src"
-      "clippy"
-      "rustfmt"
-    ];
-  };
+  # The build toolchain plus clippy and rustfmt, for the development shell.
+  devToolchain = toolchainWith [
+    "clippy"
+    "rustfmt"
+  ] pkgs;
 
-  packages = binaries // images // {
-    default = images.${host.imagePackage};
-    sleeper = binaries.${host.binaryPackage};
+  packages =
+    binaries
+    // images
+    // {
+      image-multiarch = multiarch;
+      inherit push;
+      default = images.${host.imagePackage};
+      sleeper = binaries.${host.binaryPackage};
+    };
+
+  apps.push = {
+    type = "app";
+    program = lib.getExe push;
+    meta.description = "Push the multi-arch index of every platform: nix run .#push -- docker://REGISTRY/sleeper:TAG";
   };
 }

@@ -43,10 +43,12 @@ let
     in
     if missing != [ ] then
       throw "platforms.toml: row ${row.name or "?"} lacks ${toString missing}"
-    else if !(elem row.rust-std [
-      "prebuilt"
-      "build-std"
-    ]) then
+    else if
+      !(elem row.rust-std [
+        "prebuilt"
+        "build-std"
+      ])
+    then
       throw "platforms.toml: row ${row.name}: rust-std must be \"prebuilt\" or \"build-std\""
     else
       row;
@@ -85,12 +87,16 @@ let
         operator = _: [ ];
       };
     in
-    if length distinct == length values then
-      values
-    else
-      throw "platforms.toml: duplicate ${what}";
+    if length distinct == length values then values else throw "platforms.toml: duplicate ${what}";
 
-  byKey = key: listToAttrs (map (row: { name = row.${key}; value = row; }) rows);
+  byKey =
+    key:
+    listToAttrs (
+      map (row: {
+        name = row.${key};
+        value = row;
+      }) rows
+    );
 
   byName = byKey "name";
   bySystem = byKey "nixSystem";
@@ -115,7 +121,17 @@ assert all (system: hasAttr system bySystem) buildSystems;
 
   names = map (row: row.name) rows;
 
-  packageNames = foldl' (acc: row: acc ++ [ row.binaryPackage row.imagePackage ]) [ ] rows;
+  # The ceiling in bytes for the multi-arch OCI layout of all rows.
+  layoutBudget = table.multiarch.layout-budget;
+
+  packageNames = foldl' (
+    acc: row:
+    acc
+    ++ [
+      row.binaryPackage
+      row.imagePackage
+    ]
+  ) [ ] rows;
 
   # Which row a system runs: the image and binary that are `default` and `sleeper` there.
   forSystem =
