@@ -19,8 +19,7 @@ let
   inherit (platforms) crate;
   image = import ./image.nix { inherit platforms; };
 
-  # One compiler for every row, pinned by exact version: the rustc the cargo path uses.
-  rustVersion = "1.96.0";
+  inherit (import ./toolchain.nix) rustVersion libraryLock;
 
   prebuiltRows = lib.filter (row: !row.buildStd) platforms.rows;
 
@@ -106,14 +105,13 @@ let
       // lib.optionalAttrs row.buildStd {
         # -Zbuild-std on a stable compiler, as the cargo path does.
         RUSTC_BOOTSTRAP = 1;
-        # core's own dependencies must be vendored too (crane's examples/build-std). Their lock
-        # is committed, not read from rust-src, which would be import-from-derivation; a test
-        # keeps it equal to the 1.96.0 library's Cargo.lock.
+        # core's own dependencies must be vendored too (crane's examples/build-std), from the
+        # committed library lock (nix/toolchain.nix).
         cargoVendorDir = craneLib.vendorMultipleCargoDeps {
           inherit (craneLib.findCargoFiles src) cargoConfigs;
           cargoLockList = [
             ../Cargo.lock
-            (./. + "/rust-library-${rustVersion}.Cargo.lock")
+            libraryLock
           ];
         };
       }

@@ -5,7 +5,7 @@
 //! Needs `nix-instantiate` (Debian: `apt-get install -y nix-bin`) and `deadnix`
 //! (`cargo install deadnix --locked`). A missing tool fails the test; it never skips.
 
-use std::collections::BTreeMap;
+use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -75,6 +75,8 @@ fn nix_files() -> Vec<String> {
         "nix/checks.nix",
         "nix/module.nix",
         "nix/vm-test.nix",
+        "nix/image.nix",
+        "nix/toolchain.nix",
     ] {
         assert!(
             files.iter().any(|file| file == expected),
@@ -88,29 +90,13 @@ fn read(path: &str) -> String {
     fs::read_to_string(root().join(path)).unwrap_or_else(|error| panic!("reading {path}: {error}"))
 }
 
-/// Evaluates a Nix expression (from the repository root) and returns its JSON text.
-fn eval_json(expression: &str) -> String {
-    run_ok(
+/// Evaluates a Nix expression (from the repository root) to JSON.
+fn eval_json(expression: &str) -> Value {
+    let text = run_ok(
         "nix-instantiate",
         &["--eval", "--strict", "--json", "--expr", expression],
-    )
-    .trim()
-    .to_owned()
-}
-
-/// A JSON string literal, escaped the way Nix's builtins.toJSON does it for these values.
-fn json_string(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{expression}: not JSON ({e}): {text}"))
 }
 
 fn table() -> Vec<toml::Table> {
@@ -160,6 +146,81 @@ fn deadnix_is_clean() {
     );
 }
 
+/// nixfmt: `$NIXFMT`, else `nixfmt` on PATH, else the project's shared tools beside the
+/// repository (where CI has nixfmt 1.2.0, the version nixos-26.05 ships).
+fn nixfmt() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("NIXFMT") {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nixfmt"));
+    let shared = root().join("../shared/bin/nixfmt");
+    on_path.chain([shared]).find(|path| path.is_file())
+}
+
+#[test]
+fn every_nix_file_is_nixfmt_formatted() {
+    let Some(nixfmt) = nixfmt() else {
+        let message = "nixfmt is not installed (set NIXFMT=path, or put nixfmt on PATH), so the \
+                       Nix files' formatting is not checked";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        println!("SKIPPED: {message}");
+        return;
+    };
+    let files = nix_files();
+    let output = Command::new(&nixfmt)
+        .arg("--check")
+        .args(&files)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", nixfmt.display()));
+    assert!(
+        output.status.success(),
+        "{} --check: these need formatting (run it without --check):\n{}{}",
+        nixfmt.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{}: {} files formatted", nixfmt.display(), files.len());
+}
+
+/// The Nix build's one compiler is the cargo path's, and the standard library lock it vendors
+/// for -Zbuild-std (committed, to avoid import-from-derivation) is that release's own.
+#[test]
+fn nix_toolchain_is_the_cargo_paths_and_its_library_lock_is_current() {
+    // toString: the file in the tree, not the store path it would be copied to.
+    let toolchain = eval_json(
+        "let toolchain = import ./nix/toolchain.nix; \
+         in toolchain // { libraryLock = toString toolchain.libraryLock; }",
+    );
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = run_ok(&rustc, &["-vV"]);
+    let release = version
+        .lines()
+        .find_map(|line| line.strip_prefix("release: "))
+        .expect("rustc -vV prints its release");
+    assert_eq!(
+        toolchain["rustVersion"], release,
+        "nix/toolchain.nix pins another rustc than the cargo path's {rustc}"
+    );
+    let sysroot = run_ok(&rustc, &["--print", "sysroot"]);
+    let library_lock = Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/Cargo.lock");
+    let committed = toolchain["libraryLock"]
+        .as_str()
+        .expect("libraryLock is a path");
+    assert!(
+        fs::read(committed).expect("the committed library lock")
+            == fs::read(&library_lock).unwrap_or_else(|e| panic!(
+                "{} (install rust-web-src): {e}",
+                library_lock.display()
+            )),
+        "nix/toolchain.nix's libraryLock differs from {}: copy it over",
+        library_lock.display()
+    );
+}
+
 /// nix/platforms.nix, evaluated by Nix, equals the mapping read here from platforms.toml.
 #[test]
 fn platform_mapping_matches_the_table() {
@@ -193,30 +254,24 @@ fn platform_mapping_matches_the_table() {
             rust_std == "prebuilt" || rust_std == "build-std",
             "{name}: rust-std is {rust_std}"
         );
-        // Attribute names in the order builtins.toJSON prints them (sorted).
-        let fields: BTreeMap<&str, String> = BTreeMap::from([
-            ("binaryPackage", json_string(&format!("sleeper-{name}"))),
-            ("buildStd", (rust_std == "build-std").to_string()),
-            ("goArch", json_string(arch)),
-            ("imageBudget", integer(row, "image-budget").to_string()),
-            ("imagePackage", json_string(&format!("image-{name}"))),
-            ("name", json_string(name)),
-            ("nixSystem", json_string(string(row, "nix-system"))),
-            ("ociPlatform", json_string(&oci)),
-            ("qemu", json_string(string(row, "qemu"))),
-            ("rustTarget", json_string(string(row, "rust-target"))),
-            ("sizeBudget", integer(row, "size-budget").to_string()),
-            ("variant", variant.map_or("null".to_owned(), json_string)),
-        ]);
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(key, value)| format!("{}:{value}", json_string(key)))
-            .collect();
-        expected.push(format!("{{{}}}", body.join(",")));
+        expected.push(json!({
+            "binaryPackage": format!("sleeper-{name}"),
+            "buildStd": rust_std == "build-std",
+            "goArch": arch,
+            "imageBudget": integer(row, "image-budget"),
+            "imagePackage": format!("image-{name}"),
+            "name": name,
+            "nixSystem": string(row, "nix-system"),
+            "ociPlatform": oci,
+            "qemu": string(row, "qemu"),
+            "rustTarget": string(row, "rust-target"),
+            "sizeBudget": integer(row, "size-budget"),
+            "variant": variant,
+        }));
     }
-    let expected = format!("[{}]", expected.join(","));
     assert_eq!(
-        evaluated, expected,
+        evaluated,
+        Value::Array(expected),
         "nix/platforms.nix does not give the mapping of platforms.toml"
     );
 
@@ -225,15 +280,12 @@ fn platform_mapping_matches_the_table() {
         .iter()
         .flat_map(|row| {
             let name = string(row, "name");
-            [
-                json_string(&format!("sleeper-{name}")),
-                json_string(&format!("image-{name}")),
-            ]
+            [format!("sleeper-{name}"), format!("image-{name}")]
         })
         .collect();
     assert_eq!(
         eval_json("(import ./nix/platforms.nix { }).packageNames"),
-        format!("[{}]", names.join(","))
+        json!(names)
     );
     let systems: Vec<&str> = rows.iter().map(|row| string(row, "nix-system")).collect();
     for build in ["x86_64-linux", "aarch64-linux"] {
@@ -244,20 +296,24 @@ fn platform_mapping_matches_the_table() {
     }
     assert_eq!(
         eval_json("(import ./nix/platforms.nix { }).buildSystems"),
-        r#"["x86_64-linux","aarch64-linux"]"#
+        json!(["x86_64-linux", "aarch64-linux"])
     );
 
-    // Image labels come from Cargo.toml.
+    // Image labels come from Cargo.toml; the layout budget from platforms.toml.
     let cargo: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml parses");
     let package = cargo["package"].as_table().expect("[package]");
-    let crate_json = eval_json("(import ./nix/platforms.nix { }).crate");
+    let crate_fields = eval_json("(import ./nix/platforms.nix { }).crate");
     for key in ["name", "version", "description", "license", "repository"] {
         let value = package[key].as_str().expect("a string in [package]");
-        assert!(
-            crate_json.contains(&format!("{}:{}", json_string(key), json_string(value))),
-            "nix/platforms.nix crate.{key} is not Cargo.toml's {value:?}: {crate_json}"
+        assert_eq!(
+            crate_fields[key], value,
+            "nix/platforms.nix crate.{key} is not Cargo.toml's"
         );
     }
+    assert_eq!(
+        eval_json("(import ./nix/platforms.nix { }).layoutBudget"),
+        json!(sleeper_tests::platforms::multiarch().layout_budget)
+    );
     println!(
         "nix/platforms.nix: {} rows match platforms.toml",
         rows.len()
@@ -419,5 +475,5 @@ fn flake_lock_matches_flake_inputs() {
         ++ builtins.concatMap inputProblems (attrNames flake.inputs)
         "#,
     );
-    assert_eq!(problems, "[]", "flake.lock does not match flake.nix");
+    assert_eq!(problems, json!([]), "flake.lock does not match flake.nix");
 }
