@@ -186,7 +186,7 @@ in
         assertion = !(builtins.elem pod (map (m: m.member) memberships));
         message = "services.sleeper.pods.${pod}: a pod cannot be a member of a pod.";
       }) podNames
-      ++ map (
+      ++ concatMap (
         { member, pod }:
         let
           container = oci.containers.${member};
@@ -196,27 +196,26 @@ in
             "--network=container:${m.pod}"
             "--pid=container:${m.pod}"
           ]) (builtins.filter (m: m.member == member) memberships);
-          ownNetworking = builtins.filter (
-            option:
-            !(builtins.elem option joins)
-            && builtins.any (flag: option == flag || lib.hasPrefix "${flag}=" option) networkingFlags
-          ) container.extraOptions;
+          ownNetworking =
+            optional (container.ports != [ ]) "ports"
+            ++ optional ((container.networks or [ ]) != [ ]) "networks"
+            ++ optional ((container.hostname or null) != null) "hostname"
+            ++ builtins.filter (
+              option:
+              !(builtins.elem option joins)
+              && builtins.any (flag: option == flag || lib.hasPrefix "${flag}=" option) networkingFlags
+            ) container.extraOptions;
         in
-        {
-          assertion =
-            (builtins.tryEval container.image).success
-            && container.ports == [ ]
-            && (container.networks or [ ]) == [ ]
-            && (container.hostname or null) == null
-            && ownNetworking == [ ];
-          message = ''
-            services.sleeper.pods.${pod}.members: "${member}" must be an entry of
-            virtualisation.oci-containers.containers with an image and without networking of its
-            own (ports, networks, hostname, or ${toString networkingFlags} in extraOptions;
-            found: ${toString ownNetworking}): it uses the pod's network namespace. Set these on
-            the pod instead.
-          '';
-        }
+        [
+          {
+            assertion = (builtins.tryEval container.image).success;
+            message = "services.sleeper.pods.${pod}.members: \"${member}\" must be an entry of virtualisation.oci-containers.containers with an image.";
+          }
+          {
+            assertion = ownNetworking == [ ];
+            message = "virtualisation.oci-containers.containers.${member} joins the network namespace of pod ${pod}, so it cannot set networking of its own; found: ${lib.concatStringsSep ", " ownNetworking}. Set it on services.sleeper.pods.${pod} instead.";
+          }
+        ]
       ) memberships
       ++ mapAttrsToList (member: pods: {
         assertion = builtins.length pods == 1;
