@@ -8,7 +8,8 @@ use std::process::Command;
 /// The flag file both build paths load with `cargo --config`.
 pub const CARGO_CONFIG: &str = "link/cargo.toml";
 
-fn run(command: &mut Command) -> Result<String, String> {
+/// Runs `command`; its stdout, or an error with its stderr.
+pub(crate) fn run(command: &mut Command) -> Result<String, String> {
     let output = command
         .output()
         .map_err(|e| format!("cannot run {command:?}: {e}"))?;

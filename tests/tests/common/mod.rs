@@ -2,8 +2,12 @@
 //! new PID namespace, and reading what the kernel says about them in /proc.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod binfmt;
+pub mod podman;
+
 use rustix::process::{Pid, Signal, kill_process};
 use sleeper_tests::build;
+use sleeper_tests::image::{self, Images};
 use sleeper_tests::platforms::{self, Platform};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -18,6 +22,32 @@ pub fn built() -> &'static [(Platform, PathBuf)] {
         let paths = build::dist(&platforms).unwrap_or_else(|e| panic!("build failed: {e}"));
         platforms.into_iter().zip(paths).collect()
     })
+}
+
+/// Every platform's image (`dist/images/`) and the multi-arch layout (`dist/oci/`), written
+/// once per test binary from `built()`.
+pub fn images() -> &'static Images {
+    static IMAGES: OnceLock<Images> = OnceLock::new();
+    IMAGES.get_or_init(|| image::dist_images(built()).unwrap_or_else(|e| panic!("images: {e}")))
+}
+
+/// A directory under the system's temporary directory, removed with its contents on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("sleeper-{label}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs `check` for every platform on its own thread and fails with every platform's
