@@ -13,7 +13,7 @@ mod common;
 
 use common::binfmt::Binfmt;
 use common::podman::{Podman, netns, uids};
-use common::{asleep_in_sigtimedwait, built, children_of, images, poll, wchan};
+use common::{asleep_in_sigtimedwait, built, children_of, images, poll, voluntary_sleeps, wchan};
 use serde_json::json;
 use sleeper_tests::{image, repo_root};
 use std::path::{Path, PathBuf};
@@ -107,16 +107,7 @@ impl Runtime {
 
     /// Starts `image` as the holder `name` and returns its host PID once it waits.
     fn holder(&self, name: &str, image: &str) -> Result<i32, String> {
-        self.podman.run(&[
-            "run",
-            "--detach",
-            "--name",
-            name,
-            "--network",
-            "none",
-            image,
-        ])?;
-        let pid = self.podman.pid(name)?;
+        let pid = self.podman.run_holder(name, image)?;
         let waits = |pid| {
             let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let sleeping = common::stat_fields(&state).first() == Some(&"S");
@@ -276,17 +267,6 @@ fn podman_stop_ends_it_at_once_with_status_0_and_waits_out_a_pause_loop() {
     assert!(took >= Duration::from_secs(2), "podman stop took {took:?}");
 }
 
-/// How often the main thread of `pid` has gone to sleep.
-fn sleeps(pid: i32) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| format!("{path}: no voluntary_ctxt_switches"))
-}
-
 #[test]
 fn stray_signals_from_podman_kill_leave_it_running() {
     let rt = Runtime::new();
@@ -295,13 +275,13 @@ fn stray_signals_from_podman_kill_leave_it_running() {
         "HUP", "QUIT", "USR1", "USR2", "PIPE", "ALRM", "WINCH", "CHLD", "RTMIN+1",
     ];
     for signal in strays {
-        let before = sleeps(pid).unwrap();
+        let before = voluntary_sleeps(pid).unwrap();
         rt.podman
             .run(&["kill", "--signal", signal, "holder"])
             .unwrap();
         // Woken by the signal and waiting again: it was consumed, not left pending.
         poll(Duration::from_secs(2), || {
-            (sleeps(pid).ok()? > before && asleep_in_sigtimedwait(pid)).then_some(())
+            (voluntary_sleeps(pid).ok()? > before && asleep_in_sigtimedwait(pid)).then_some(())
         })
         .unwrap_or_else(|| {
             panic!(
@@ -432,16 +412,7 @@ fn every_platforms_image_runs_under_binfmt_and_stops_with_status_0() {
     let run = |index: usize| -> Result<String, String> {
         let platform = rows[index];
         let name = &platform.name;
-        podman.run(&[
-            "run",
-            "--detach",
-            "--name",
-            name,
-            "--network",
-            "none",
-            &ids[index],
-        ])?;
-        let pid = podman.pid(name)?;
+        let pid = podman.run_holder(name, &ids[index])?;
         poll(START_TIMEOUT, || asleep_in_sigtimedwait(pid).then_some(()))
             .ok_or_else(|| format!("not waiting (wchan {:?})", wchan(pid)))?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|e| e.to_string())?;

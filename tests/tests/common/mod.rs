@@ -151,13 +151,7 @@ impl Holder {
     /// How often the holder's main thread has gone to sleep; it grows by at least one each
     /// time the holder wakes for a signal and sleeps again.
     pub fn sleeps(&self) -> Result<u64, String> {
-        let path = format!("/proc/{0}/task/{0}/status", self.pid);
-        let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|n| n.trim().parse().ok())
-            .ok_or_else(|| format!("{path}: no voluntary_ctxt_switches"))
+        voluntary_sleeps(self.pid)
     }
 
     /// Sends `signal` and waits until the holder has woken for it and is asleep in
@@ -244,6 +238,17 @@ pub fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Optio
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// How often the main thread of `pid` has gone to sleep of its own accord.
+pub fn voluntary_sleeps(pid: i32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/task/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{path}: no voluntary_ctxt_switches"))
 }
 
 /// Whether the kernel shows `pid` asleep in `rt_sigtimedwait`.

@@ -89,6 +89,21 @@ impl Podman {
         Ok(id)
     }
 
+    /// Starts `image` detached as `name`, in a network namespace of its own with only loopback
+    /// (nothing depends on podman's bridge), and returns its host PID.
+    pub fn run_holder(&self, name: &str, image: &str) -> Result<i32, String> {
+        self.run(&[
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--network",
+            "none",
+            image,
+        ])?;
+        self.pid(name)
+    }
+
     pub fn inspect(&self, container: &str, format: &str) -> Result<String, String> {
         self.run(&["container", "inspect", "--format", format, container])
     }
