@@ -49,3 +49,48 @@ fn readme_benchmark_rows_are_bench_compare_output() {
             .join("\n")
     );
 }
+
+/// CI runs what the README tells a reader to run: the lines of the Quick start (Debian 12) code
+/// block are exactly the commands `.ci/run` takes from the README (setup, then test), and each
+/// runs an executable script of this repository.
+#[test]
+fn ci_runs_the_readme_quick_start_commands() {
+    let text = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let section = &text[text
+        .find("## Quick start without Nix (Debian 12)")
+        .expect("README.md has the Quick start without Nix section")..];
+    let fence = "```sh\n";
+    let block = &section[section.find(fence).expect("a sh code block") + fence.len()..];
+    let block = &block[..block.find("```").expect("the code block ends")];
+    let shown: Vec<&str> = block.lines().filter(|l| !l.trim().is_empty()).collect();
+
+    let output = std::process::Command::new(repo_root().join(".ci/run"))
+        .arg("--print-readme-commands")
+        .output()
+        .expect("run .ci/run --print-readme-commands");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let ci: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        ci, shown,
+        ".ci/run does not run the README's Quick start commands (its ci-commands markers must \
+         surround that code block)"
+    );
+    assert_eq!(
+        shown.len(),
+        2,
+        "the Quick start is a setup and a test command"
+    );
+    for command in shown {
+        let script = command
+            .split_whitespace()
+            .take_while(|word| !word.starts_with('#'))
+            .map(|word| repo_root().join(word))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| panic!("{command:?} runs no file of the repository"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&script).expect("metadata").permissions(),
+        );
+        assert!(mode & 0o111 != 0, "{} is not executable", script.display());
+    }
+}
