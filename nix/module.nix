@@ -92,7 +92,9 @@ let
             when `sharePid` is set), depends on the holder (`dependsOn`), and its systemd unit
             is bound to the holder's (`bindsTo`, `partOf`, and wanted by it): stopping the
             holder stops the members, restarting it restarts them into the new namespace.
-            A member must not set networking of its own (`ports`, `networks`, `--network`).
+            A member must not set networking of its own (`ports`, `networks`, `hostname`, or
+            `--network`, `--hostname`, `--dns`, `--ip`, ... in `extraOptions`): an assertion
+            names what it finds. Its `autoStart` defaults to the pod's.
           '';
         };
 
