@@ -39,7 +39,11 @@ pub fn declaration_json() -> Result<String, String> {
 }
 
 pub fn declaration() -> Result<Declaration, String> {
-    serde_json::from_str(&declaration_json()?).map_err(|e| format!("nix/image.nix: {e}"))
+    parse_declaration(&declaration_json()?)
+}
+
+fn parse_declaration(json: &str) -> Result<Declaration, String> {
+    serde_json::from_str(json).map_err(|e| format!("nix/image.nix: {e}"))
 }
 
 /// What `dist_images` wrote.
@@ -99,8 +103,7 @@ pub fn index(archives: &[(&Platform, &Path)], tag: &str, out: &Path) -> Result<S
 pub fn dist_images(built: &[(Platform, PathBuf)]) -> Result<Images, String> {
     let root = crate::repo_root();
     let json = declaration_json()?;
-    let declaration: Declaration =
-        serde_json::from_str(&json).map_err(|e| format!("nix/image.nix: {e}"))?;
+    let declaration = parse_declaration(&json)?;
     let image_json = root.join("target/image.json");
     std::fs::create_dir_all(root.join("target")).map_err(|e| e.to_string())?;
     std::fs::write(&image_json, &json).map_err(|e| format!("{}: {e}", image_json.display()))?;

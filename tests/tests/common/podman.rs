@@ -6,7 +6,6 @@ use sleeper_tests::image::{DockerArchive, decompressed};
 use sleeper_tests::repo_root;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Podman {
     dir: PathBuf,
@@ -24,14 +23,9 @@ impl Podman {
     pub fn new() -> Self {
         require("podman", "podman");
         require("runc", "runc");
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "sleeper-podman-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        Podman { dir }
+        Podman {
+            dir: crate::common::scratch_dir("podman"),
+        }
     }
 
     /// A scratch directory inside the store's, removed with it.
