@@ -6,8 +6,9 @@
 }:
 let
   inherit (platforms) crate;
-  # A scratch image that holds this one file and nothing else.
-  binaryPath = "/sleeper";
+  # A scratch image that holds this one file and nothing else. `/pause` is the path of
+  # Kubernetes' pause image: CRI-O's default `pause_command` runs it whatever the image says.
+  binaryPath = "/pause";
 in
 {
   inherit (crate) name;

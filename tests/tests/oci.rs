@@ -208,7 +208,7 @@ fn the_layout_nests_one_index_listing_every_platform() {
 }
 
 /// podman picks each row's own image from the layout by --platform: its config says the
-/// row's architecture and variant, and its /sleeper is the row's binary.
+/// row's architecture and variant, and its binary (`/pause`) is the row's binary.
 #[test]
 fn podman_pulls_each_platforms_own_image_from_the_layout() {
     let images = images();
@@ -236,7 +236,7 @@ fn podman_pulls_each_platforms_own_image_from_the_layout() {
             if std::fs::read(&copy).map_err(|e| e.to_string())?
                 != std::fs::read(binary).map_err(|e| e.to_string())?
             {
-                return Err(format!("its /sleeper is not {}", binary.display()));
+                return Err(format!("its {from} is not {}", binary.display()));
             }
             eprintln!("{spec:<16} -> image {}", &id[..12]);
             Ok(())

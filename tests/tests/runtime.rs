@@ -348,8 +348,6 @@ fn a_podman_pod_with_sleeper_as_infra_shares_its_network_and_stops_at_once() {
             "none",
             "--infra-image",
             &rt.sleeper,
-            "--infra-command",
-            "/sleeper",
         ])
         .unwrap();
     rt.podman
