@@ -67,7 +67,7 @@ fn check_layer(layer: &[u8], binary_path: &str, binary: &Path) -> Result<(), Str
         }
     }
     let wanted = vec![
-        ("./".to_string(), tar::EntryType::Directory, 0o755),
+        ("./".to_string(), tar::EntryType::Directory, 0o775),
         (format!(".{binary_path}"), tar::EntryType::Regular, 0o555),
     ];
     if seen != wanted {
@@ -362,4 +362,49 @@ fn push_delivers_every_platform_with_its_variant() {
             tar_files(&decompressed(&file).unwrap()).unwrap();
         }
     }
+}
+
+/// The bytes dockerTools.buildImage writes, which give its digests (dockertools-replay proves
+/// the whole match; this catches a regression without it): the layer's root is 0775
+/// (mkPureLayer's `chmod ug+w` of a 0555 store directory), and the config is jq's
+/// pretty-printed output with keys in the order buildImage adds them and `echo`'s newline,
+/// named by the sha256 of those bytes.
+#[test]
+fn the_x86_64_archive_has_the_bytes_dockertools_writes() {
+    let images = images();
+    let row = built()
+        .iter()
+        .position(|(p, _)| p.name == "x86_64")
+        .expect("an x86_64 row");
+    let archive = &images.archives[row];
+    let files = tar_files(&decompressed(archive).unwrap()).unwrap();
+    let read = DockerArchive::read(archive).unwrap();
+
+    let mut layer = tar::Archive::new(read.layers[0].as_slice());
+    let root = layer.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(root.path().unwrap().to_string_lossy(), "./");
+    assert_eq!(root.header().mode().unwrap(), 0o775, "the layer's root mode");
+
+    let config = &files[&read.manifest.config];
+    assert_eq!(
+        format!("{}.json", sha256_digest(config).trim_start_matches("sha256:")),
+        read.manifest.config,
+        "the config is named by the sha256 of its bytes"
+    );
+    let text = std::str::from_utf8(config).unwrap();
+    assert!(text.starts_with("{\n  \"architecture\": \"amd64\",\n  \"config\": {\n"), "{text}");
+    assert!(text.ends_with("\n  ]\n}\n"), "ends with history and a newline: {text}");
+    // Top-level keys: the lines indented by exactly two spaces.
+    let keys: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("  \""))
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(
+        keys,
+        ["architecture", "config", "created", "os", "preferLocalBuild", "rootfs", "history"]
+    );
+    let user = text.find("\"User\"").expect("User");
+    let env = text.find("\"Env\"").expect("Env");
+    assert!(user < env, "Env is added after the sorted declared keys: {text}");
 }

@@ -1,4 +1,5 @@
-//! The README's size table is what the build produces today.
+//! The README's generated blocks (size table, index digest) are what the build produces
+//! today, and its other figures and commands come from where they are proven.
 
 mod common;
 
@@ -8,11 +9,29 @@ use sleeper_tests::{platforms, readme, repo_root};
 fn readme_size_table_matches_the_built_binaries() {
     common::built();
     let text = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let shown = readme::current(&text).expect("README.md has the size-table markers");
+    let shown = readme::SIZE_TABLE
+        .current(&text)
+        .expect("README.md has the size-table markers");
     let actual = readme::table(&platforms::load(), &repo_root().join("dist")).expect("table");
     assert_eq!(
         shown, actual,
         "README.md is stale: run scripts/dist --readme"
+    );
+}
+
+/// The index digest the README publishes is the one both build paths give today (the cargo
+/// path's `dist/oci/`; dockertools-replay shows the Nix path's archives are the same bytes).
+#[test]
+fn readme_index_digest_is_the_built_one() {
+    let built = &common::images().index_digest;
+    let text = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let shown = readme::INDEX_DIGEST
+        .current(&text)
+        .expect("README.md has the index-digest markers");
+    assert_eq!(
+        shown,
+        readme::index_digest(built),
+        "README.md's index digest is stale: run scripts/dist --readme"
     );
 }
 

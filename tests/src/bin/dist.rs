@@ -1,6 +1,6 @@
 //! Builds every platform of `platforms.toml` into `dist/<name>/sleeper`, its image into
 //! `dist/images/<name>.tar.gz` and the multi-arch OCI layout of all of them into `dist/oci/`,
-//! and prints the sizes. `--readme` also rewrites the size table in README.md.
+//! and prints the sizes. `--readme` also rewrites the size table and the index digest in README.md.
 
 use sleeper_tests::{build, image, platforms, readme};
 
@@ -48,7 +48,7 @@ fn main() {
     );
 
     if std::env::args().any(|a| a == "--readme") {
-        readme::update(&platforms).unwrap_or_else(|e| fail(e));
-        println!("README.md size table updated");
+        readme::update(&platforms, &images.index_digest).unwrap_or_else(|e| fail(e));
+        println!("README.md size table and index digest updated");
     }
 }
