@@ -286,6 +286,11 @@ in
           lib.nameValuePair (unitOf pod) {
             postStart = ''
               while [ "$(docker inspect --format '{{.State.Running}}' ${lib.escapeShellArg pod} 2>/dev/null)" != true ]; do
+                # systemd waits for ExecStartPost even when the main process has exited.
+                if [ -n "''${MAINPID:-}" ] && ! kill -0 "$MAINPID" 2>/dev/null; then
+                  echo "docker run of container ${pod} exited before the container ran" >&2
+                  exit 1
+                fi
                 if [ "$SECONDS" -ge ${toString holderReadySeconds} ]; then
                   echo "container ${pod} is not running ${toString holderReadySeconds} s after docker run; the members of pod ${pod} would have no namespace to join" >&2
                   exit 1
