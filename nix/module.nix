@@ -38,8 +38,9 @@ let
   serviceOf = name: "${unitOf name}.service";
 
   # How long a docker holder's unit waits for its container to run before it fails (and
-  # Restart=always tries again). Natively it runs within a second; under emulation, 20 s.
-  holderReadySeconds = 120;
+  # Restart=always tries again). Natively it runs within a second; under emulation on a loaded
+  # machine, 25 s.
+  holderReadySeconds = 300;
 
   podOptions =
     { name, ... }:
