@@ -256,7 +256,7 @@ in
       );
 
     # The members' bindings. dependsOn already gives each member Requires= and After= the
-    # holder: the holder's start pulls the member's in, and an explicit stop or restart of the
+    # holder: a member's start starts the holder first, and an explicit stop or restart of the
     # holder (also its own Restart=always restart job) stops or restarts the member. PartOf=
     # states that stop/restart rule here, independent of how oci-containers implements
     # dependsOn. BindsTo= adds the holder that goes down without a job: one that fails for
