@@ -21,6 +21,7 @@ let
     literalExpression
     literalMD
     mapAttrs
+    mapAttrs'
     mapAttrsToList
     mkIf
     mkOption
@@ -33,7 +34,13 @@ let
 
   imageRef = "${cfg.imageFile.imageName}:${cfg.imageFile.imageTag}";
 
-  serviceOf = name: "${oci.containers.${name}.serviceName or "${oci.backend}-${name}"}.service";
+  unitOf = name: oci.containers.${name}.serviceName or "${oci.backend}-${name}";
+  serviceOf = name: "${unitOf name}.service";
+
+  # How long a docker holder's unit waits for its container to run before it fails (and
+  # Restart=always tries again). Natively it runs within a second; under emulation on a loaded
+  # machine, 25 s.
+  holderReadySeconds = 300;
 
   podOptions =
     { name, ... }:
@@ -248,20 +255,52 @@ in
         ) memberships
       );
 
-    # Requires= (from dependsOn) alone does not take the members down and up with the holder.
-    systemd.services = builtins.listToAttrs (
-      map (
-        { member, pod }:
-        {
-          name = lib.removeSuffix ".service" (serviceOf member);
-          value = {
-            bindsTo = [ (serviceOf pod) ];
-            partOf = [ (serviceOf pod) ];
-            wantedBy = [ (serviceOf pod) ];
-            after = [ (serviceOf pod) ];
-          };
-        }
-      ) memberships
-    );
+    # The members' bindings. dependsOn already gives each member Requires= and After= the
+    # holder: a member's start starts the holder first, and an explicit stop or restart of the
+    # holder (also its own Restart=always restart job) stops or restarts the member. PartOf=
+    # states that stop/restart rule here, independent of how oci-containers implements
+    # dependsOn. BindsTo= adds the holder that goes down without a job: one that fails for
+    # good (its start limit hit, or Restart= off) stops its members instead of leaving them in
+    # a namespace that nothing holds. wantedBy: starting the holder starts its members.
+    systemd.services =
+      builtins.listToAttrs (
+        map (
+          { member, pod }:
+          {
+            name = unitOf member;
+            value = {
+              bindsTo = [ (serviceOf pod) ];
+              partOf = [ (serviceOf pod) ];
+              wantedBy = [ (serviceOf pod) ];
+            };
+          }
+        ) memberships
+      )
+      # docker's units are Type=simple around a foreground `docker run`, so systemd counts the
+      # holder as started as soon as it forks, and starts the members (After= it) before there
+      # is a namespace to join. For Type=simple, ExecStartPost must finish before the unit is
+      # active: wait there until the container runs. podman's units are Type=notify with
+      # --sdnotify=conmon, active only once the container runs.
+      // lib.optionalAttrs (oci.backend == "docker") (
+        mapAttrs' (
+          pod: _:
+          lib.nameValuePair (unitOf pod) {
+            postStart = ''
+              while [ "$(docker inspect --format '{{.State.Running}}' ${lib.escapeShellArg pod} 2>/dev/null)" != true ]; do
+                # systemd waits for ExecStartPost even when the main process has exited.
+                if [ -n "''${MAINPID:-}" ] && ! kill -0 "$MAINPID" 2>/dev/null; then
+                  echo "docker run of container ${pod} exited before the container ran" >&2
+                  exit 1
+                fi
+                if [ "$SECONDS" -ge ${toString holderReadySeconds} ]; then
+                  echo "container ${pod} is not running ${toString holderReadySeconds} s after docker run; the members of pod ${pod} would have no namespace to join" >&2
+                  exit 1
+                fi
+                sleep 0.2
+              done
+            '';
+          }
+        ) cfg.pods
+      );
   };
 }

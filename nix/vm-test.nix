@@ -2,6 +2,8 @@
 # run once per oci-containers backend with one backend-neutral script: one pod, whose holder
 # runs this flake's image, and two members built with dockerTools from nixpkgs' busybox. It
 # checks that
+#   - the holder's unit is active only once its container runs, and no member failed to start
+#     (each starts once, after the holder's container is up);
 #   - both members are in the holder's network and PID namespaces;
 #   - one member reaches a service that the other binds on 127.0.0.1;
 #   - `systemctl stop` of the holder stops the members, is quick, and the holder exits with 0;
@@ -105,8 +107,27 @@ pkgs.testers.runNixOSTest {
             )
 
 
+    def seconds(timestamp):
+        return float(machine.succeed("date -d '" + timestamp + "' +%s.%N").strip())
+
+
+    def check_started_in_order():
+        """The holder's unit became active only once its container ran, so no member failed."""
+        active = machine.succeed(
+            "systemctl show -p ActiveEnterTimestamp --timestamp=us+utc --value " + unit("netpod")
+        ).strip()
+        running = inspect("netpod", ".State.StartedAt").removesuffix(" UTC")
+        lead = seconds(running) - seconds(active)
+        print("%s active %.3f s after its container started" % (unit("netpod"), -lead))
+        assert lead <= 0, "%s was active %.3f s before its container started" % (unit("netpod"), lead)
+        for member in members:
+            restarts = machine.succeed("systemctl show -p NRestarts --value " + unit(member)).strip()
+            assert restarts == "0", unit(member) + " failed and was restarted " + restarts + " times"
+
+
     def check_shared():
         """The members are in the holder's namespaces, started after it, and reach each other."""
+        check_started_in_order()
         holder_started = started_at("netpod")
         for kind in ["net", "pid"]:
             holder_ns = ns_of("netpod", kind)
