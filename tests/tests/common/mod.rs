@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod binfmt;
+pub mod docker;
 pub mod engine;
 pub mod podman;
 
