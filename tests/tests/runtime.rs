@@ -14,12 +14,11 @@ use common::binfmt::Binfmt;
 use common::docker::{Docker, Release};
 use common::engine::{Cli, inspected_exit_code, inspected_pid};
 use common::podman::{Podman, netns, uids};
+use common::test_images::{host_row, member_archive, pause_loop_archive};
 use common::{asleep_in_sigtimedwait, built, children_of, images, poll, voluntary_sleeps, wchan};
-use serde_json::json;
-use sleeper_tests::{image, repo_root};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous for qemu's start-up and a loaded machine; a native start takes milliseconds.
@@ -60,64 +59,6 @@ engines!(
     ],
     docker: [pull_picks_each_platforms_own_image_from_a_registry],
 );
-
-/// The row of the machine the tests run on.
-fn host_row() -> usize {
-    built()
-        .iter()
-        .position(|(p, _)| p.name == std::env::consts::ARCH)
-        .unwrap_or_else(|| panic!("no row of platforms.toml is {}", std::env::consts::ARCH))
-}
-
-/// A docker-archive of one static host binary as `path`, made by the script that makes
-/// sleeper's images (`target/test-images/<name>.tar.gz`, built once per test binary).
-fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
-    let dir = repo_root().join("target/test-images");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let declaration = json!({
-        "name": format!("sleeper-test-{name}"),
-        "tag": "test",
-        "created": "1970-01-01T00:00:01Z",
-        "binaryPath": path,
-        "config": { "Entrypoint": [path] },
-    });
-    let json = dir.join(format!("{name}.json"));
-    std::fs::write(&json, declaration.to_string()).map_err(|e| e.to_string())?;
-    let out = dir.join(format!("{name}.tar.gz"));
-    let host = &built()[host_row()].0;
-    image::archive(binary, &host.docker.architecture, &json, &out)?;
-    Ok(out)
-}
-
-/// The members' image: busybox, whose shell runs its applets without links.
-fn member_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let busybox = Path::new("/bin/busybox");
-        assert!(
-            busybox.exists(),
-            "/bin/busybox is missing: apt-get install busybox-static"
-        );
-        test_archive("member", busybox, "/bin/busybox").unwrap_or_else(|e| panic!("{e}"))
-    })
-}
-
-/// The control holder: `for (;;) pause();`, static, as people build it.
-fn pause_loop_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let binary = repo_root().join("target/test-images/pause-loop");
-        std::fs::create_dir_all(binary.parent().expect("has a parent")).expect("mkdir");
-        let status = Command::new("musl-gcc")
-            .args(["-Os", "-static", "-s", "-o"])
-            .arg(&binary)
-            .arg(repo_root().join("bench/alternatives/pause-loop.c"))
-            .status()
-            .unwrap_or_else(|e| panic!("musl-gcc: {e} (apt-get install musl-tools)"));
-        assert!(status.success(), "musl-gcc: {status}");
-        test_archive("pause-loop", &binary, "/pause-loop").unwrap_or_else(|e| panic!("{e}"))
-    })
-}
 
 /// An engine with the host's sleeper image, the member image and the control holder loaded.
 struct Runtime<'e> {

@@ -6,6 +6,7 @@ pub mod binfmt;
 pub mod docker;
 pub mod engine;
 pub mod podman;
+pub mod test_images;
 
 use rustix::process::{Pid, Signal, kill_process};
 use sleeper_tests::build;
