@@ -184,7 +184,7 @@ fn together(found: &[String]) -> bool {
 /// everything at once with the holder's exit code 0; the control with a `pause()` loop as holder
 /// takes the whole grace period and ends with 137.
 fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
-    let docker = Docker::start(release);
+    let docker = Docker::new(release);
     let engine = docker.describe();
     let pod = Project::new(&docker, "dns", &[]);
     pod.compose(&["up", "--detach", "--wait"]);

@@ -12,7 +12,7 @@ mod common;
 
 use common::binfmt::Binfmt;
 use common::docker::{Docker, Release};
-use common::engine::{Cli, inspected_exit_code, inspected_pid};
+use common::engine::{Cli, Engine, inspected_exit_code, inspected_pid};
 use common::podman::{Podman, netns, uids};
 use common::test_images::{host_row, member_archive, pause_loop_archive};
 use common::{asleep_in_sigtimedwait, built, children_of, images, poll, voluntary_sleeps, wchan};
@@ -36,12 +36,12 @@ macro_rules! engines {
             $(#[test] fn $check() { super::$check(&super::Podman::new()); })*
         }
         mod docker_bookworm {
-            $(#[test] fn $check() { super::$check(&super::Docker::start(super::Release::Bookworm)); })*
-            $(#[test] fn $docker() { super::$docker(&super::Docker::start(super::Release::Bookworm)); })*
+            $(#[test] fn $check() { super::$check(&super::Docker::new(super::Release::Bookworm)); })*
+            $(#[test] fn $docker() { super::$docker(&super::Docker::new(super::Release::Bookworm)); })*
         }
         mod docker_sid {
-            $(#[test] fn $check() { super::$check(&super::Docker::start(super::Release::Sid)); })*
-            $(#[test] fn $docker() { super::$docker(&super::Docker::start(super::Release::Sid)); })*
+            $(#[test] fn $check() { super::$check(&super::Docker::new(super::Release::Sid)); })*
+            $(#[test] fn $docker() { super::$docker(&super::Docker::new(super::Release::Sid)); })*
         }
     };
 }
@@ -667,4 +667,71 @@ fn pull_picks_each_platforms_own_image_from_a_registry(engine: &dyn Cli) {
         .unwrap();
     assert!(!absent.status.success(), "linux/sparc64 was pulled");
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Where a docker daemon keeps things unless told otherwise.
+const DOCKER_HOST_PATHS: [&str; 7] = [
+    "/run/docker",
+    "/opt/containerd",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/run/containerd",
+    "/etc/docker/key.json",
+    "/root/.docker",
+];
+
+/// Each test's dockerd leaves the host as it found it: none of the paths above made, no cgroup
+/// directory, mount, process or scratch file left. The control, while it runs: the check does
+/// see `/run/docker` and its overlay mounts from inside the daemon's own mount namespace, its
+/// cgroup directories and its processes.
+#[test]
+fn docker_daemons_leave_nothing_on_the_host() {
+    let before: Vec<bool> = DOCKER_HOST_PATHS
+        .iter()
+        .map(|p| Path::new(p).exists())
+        .collect();
+    let host_mounts = || std::fs::read_to_string("/proc/self/mounts").unwrap();
+    for release in [Release::Bookworm, Release::Sid] {
+        let docker = Docker::new(release);
+        let engine = docker.describe();
+        let image = docker.load(&images().archives[host_row()]).unwrap();
+        let holder = docker.start("holder", &image).unwrap();
+        let daemon = docker.daemon_pid();
+        let dir = docker.dir().to_path_buf();
+        let inside = |path: &str| Path::new(&format!("/proc/{daemon}/root{path}")).exists();
+        assert!(
+            inside("/run/docker/plugins"),
+            "{engine}: no /run/docker inside"
+        );
+        let daemon_mounts = std::fs::read_to_string(format!("/proc/{daemon}/mounts")).unwrap();
+        let dir_text = dir.to_string_lossy().into_owned();
+        assert!(
+            daemon_mounts.contains(&dir_text),
+            "{engine}: no mount inside"
+        );
+        assert!(
+            !host_mounts().contains(&dir_text),
+            "{engine}: a mount reached the host"
+        );
+        let cgroups = docker.cgroup_dirs();
+        assert!(!cgroups.is_empty(), "{engine}: no cgroup parent");
+        drop(docker);
+
+        let gone = |pid: i32| !Path::new(&format!("/proc/{pid}")).exists();
+        assert!(gone(daemon) && gone(holder), "{engine}: processes left");
+        assert!(
+            cgroups.iter().all(|c| !c.exists()),
+            "{engine}: {cgroups:?} left"
+        );
+        assert!(!dir.exists(), "{engine}: {} left", dir.display());
+        assert!(!host_mounts().contains(&dir_text), "{engine}: mounts left");
+        for (path, existed) in DOCKER_HOST_PATHS.iter().zip(&before) {
+            assert_eq!(Path::new(path).exists(), *existed, "{engine}: {path}");
+        }
+        eprintln!(
+            "{engine}: /run/docker and the overlay mounts only inside; {} cgroup directories, \
+             the daemon and the holder gone after it; nothing of {DOCKER_HOST_PATHS:?} made",
+            cgroups.len()
+        );
+    }
 }

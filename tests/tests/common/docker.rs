@@ -87,7 +87,7 @@ fn require(release: Release) {
 
 impl Docker {
     /// Starts the release's dockerd in a new scratch directory and waits until it answers.
-    pub fn start(release: Release) -> Self {
+    pub fn new(release: Release) -> Self {
         require(release);
         let dir = scratch_dir("docker");
         let cgroup = dir
