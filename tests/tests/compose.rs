@@ -179,7 +179,7 @@ fn together(found: &[String]) -> bool {
 /// (`depends_on: {restart: true}`) restarts them into the holder's new one. A `docker
 /// restart` of the holder outside compose: the kernel ends the members with the holder's PID
 /// namespace (`pid: service:holder`) and their restart policy starts them again, in the new
-/// one. The control shares only the network: there a `docker restart` strands the members in
+/// one; the same when the holder is killed and its restart policy restarts it. The control shares only the network: there a `docker restart` strands the members in
 /// the old namespace (and `compose restart holder` brings them back). `compose stop` ends
 /// everything at once with the holder's exit code 0; the control with a `pause()` loop as holder
 /// takes the whole grace period and ends with 137.
@@ -207,6 +207,17 @@ fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
     let followed = pod
         .after_restart(&restarted[0], together)
         .unwrap_or_else(|seen| panic!("{engine}: after `docker restart`: {seen:?}"));
+
+    // A crash: the holder killed from outside, restarted by its restart policy.
+    let crashed = pod.holder_pid().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(crashed).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    let after_crash = pod
+        .after_restart(&followed[0], together)
+        .unwrap_or_else(|seen| panic!("{engine}: after the holder was killed: {seen:?}"));
 
     // The control: members that share only the network stay in the old namespace.
     let control = Project::new(&docker, "network-only", &[NETWORK_ONLY]);
@@ -241,10 +252,10 @@ fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
     assert_eq!(docker.run(&["ps", "--all", "--quiet"]).unwrap(), "");
     eprintln!(
         "{engine}: up: all in {}; `compose restart holder`: all in {}; `docker restart`: all in {}; \
-         network-only control, `docker restart`: holder in {}, members left in {}, then \
+         holder killed: all in {}; network-only control, `docker restart`: holder in {}, members left in {}, then \
          `compose restart holder`: all in {}; `compose stop` took {took:?}, exit codes \
          (holder, bird, unbound) {codes:?}; `down` took {down:?}",
-        up[0], restarted[0], followed[0], stranded[0], control_up[0], recovered[0]
+        up[0], restarted[0], followed[0], after_crash[0], stranded[0], control_up[0], recovered[0]
     );
 
     let pause_loop = Project::new(&docker, "pause-loop", &[PAUSE_LOOP]);

@@ -275,10 +275,27 @@ impl Cli for Docker {
         command
     }
 
-    /// `docker load` reads the gzip'd archive itself.
+    /// `docker load < ARCHIVE`: docker reads the gzip'd archive itself.
     fn load(&self, archive: &Path) -> Result<String, String> {
-        self.run(&["load", "--quiet", "--input", &archive.to_string_lossy()])?;
-        Ok(DockerArchive::read(archive)?.image_id())
+        let input =
+            std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+        let output = self
+            .command()
+            .arg("load")
+            .stdin(input)
+            .output()
+            .map_err(|e| format!("docker load: {e}"))?;
+        let said = String::from_utf8_lossy(&output.stdout);
+        let id = DockerArchive::read(archive)?.image_id();
+        if !output.status.success() || !said.contains("Loaded image") {
+            return Err(format!(
+                "docker load < {} ({}): {said} {}",
+                archive.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(id)
     }
 
     fn dir(&self) -> &Path {
