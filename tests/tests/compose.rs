@@ -116,34 +116,48 @@ impl<'d> Project<'d> {
         id
     }
 
-    /// The network namespace of each service's process: holder first, then the members.
-    fn namespaces(&self) -> Result<Vec<String>, String> {
+    /// Where each service is, holder first: the network namespace of its process, or None
+    /// once it has exited; an error while one is starting or restarting.
+    fn namespaces(&self) -> Result<Vec<Option<String>>, String> {
         ["holder"]
             .into_iter()
             .chain(MEMBERS)
             .map(|service| {
-                let pid = inspected_pid(self.docker, &self.container(service))?;
-                let held = File::open(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
-                self.seen.borrow_mut().push(held);
-                netns(pid)
+                let container = self.container(service);
+                match self
+                    .docker
+                    .inspect(&container, "{{.State.Status}}")?
+                    .as_str()
+                {
+                    "running" => {
+                        let pid = inspected_pid(self.docker, &container)?;
+                        let held =
+                            File::open(format!("/proc/{pid}/ns/net")).map_err(|e| e.to_string())?;
+                        self.seen.borrow_mut().push(held);
+                        netns(pid).map(Some)
+                    }
+                    "exited" => Ok(None),
+                    status => Err(format!("{service} is {status}")),
+                }
             })
             .collect()
     }
 
     /// Waits up to 20 s until the holder runs in a namespace other than `old` and sleeps in
-    /// rt_sigtimedwait, and `members` says the members are where they should be; returns the
-    /// namespaces, holder first, or the last ones seen.
+    /// rt_sigtimedwait, and `members` accepts where the members are; returns where each
+    /// service is, holder first, or what was last seen.
     fn after_restart(
         &self,
         old: &str,
-        members: impl Fn(&[String]) -> bool,
-    ) -> Result<Vec<String>, Vec<String>> {
+        members: impl Fn(&str, &[Option<String>]) -> bool,
+    ) -> Result<Vec<Option<String>>, Vec<Option<String>>> {
         let mut last = Vec::new();
         let settled = poll(Duration::from_secs(20), || {
             let found = self.namespaces().ok()?;
-            let holder_waits = asleep_in_sigtimedwait(self.holder_pid().ok()?);
             last = found.clone();
-            (found[0] != old && holder_waits && members(&found)).then_some(found)
+            let holder = found[0].as_deref()?;
+            let waits = asleep_in_sigtimedwait(self.holder_pid().ok()?);
+            (holder != old && waits && members(holder, &found[1..])).then_some(found)
         });
         settled.ok_or(last)
     }
@@ -170,26 +184,40 @@ impl<'d> Project<'d> {
     }
 }
 
-/// All in one namespace: the holder's.
-fn together(found: &[String]) -> bool {
-    found.iter().all(|ns| *ns == found[0])
+/// Every member runs in the holder's namespace.
+fn together(holder: &str, members: &[Option<String>]) -> bool {
+    members.iter().all(|ns| ns.as_deref() == Some(holder))
+}
+
+/// No member runs outside the holder's namespace: each is in it, or has exited.
+fn none_stranded(holder: &str, members: &[Option<String>]) -> bool {
+    members
+        .iter()
+        .all(|ns| ns.is_none() || ns.as_deref() == Some(holder))
+}
+
+/// The holder's namespace in `found`.
+fn holder(found: &[Option<String>]) -> &str {
+    found[0].as_deref().expect("the holder runs")
 }
 
 /// The example, up: its members share the holder's namespace. `compose restart holder`
-/// (`depends_on: {restart: true}`) restarts them into the holder's new one. A `docker
-/// restart` of the holder outside compose: the kernel ends the members with the holder's PID
-/// namespace (`pid: service:holder`) and their restart policy starts them again, in the new
-/// one; the same when the holder is killed and its restart policy restarts it. The control shares only the network: there a `docker restart` strands the members in
-/// the old namespace (and `compose restart holder` brings them back). `compose stop` ends
-/// everything at once with the holder's exit code 0; the control with a `pause()` loop as holder
-/// takes the whole grace period and ends with 137.
+/// (`depends_on: {restart: true}`) restarts them into the holder's new one. When the holder
+/// restarts without compose (`docker restart`, or killed and restarted by its restart policy),
+/// the kernel ends the members with the holder's PID namespace (`pid: service:holder`): none is
+/// left running in the old namespace. Their restart policy starts them again, into the new
+/// one, unless it tries before the holder is back (then they stay exited); `compose up` starts
+/// those. The control shares only the network: after a `docker restart` its members keep
+/// running in the old namespace. `compose stop` ends everything at once with the holder's exit
+/// code 0; the control with a `pause()` loop as holder takes the whole grace period and ends
+/// with 137.
 fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
     let docker = Docker::new(release);
     let engine = docker.describe();
     let pod = Project::new(&docker, "dns", &[]);
     pod.compose(&["up", "--detach", "--wait"]);
     let up = pod.after_restart("", together).unwrap();
-    assert_ne!(up[0], netns(std::process::id() as i32).unwrap());
+    assert_ne!(holder(&up), netns(std::process::id() as i32).unwrap());
     let networks = docker
         .run(&["network", "ls", "--format", "{{.Name}}"])
         .unwrap();
@@ -200,24 +228,44 @@ fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
 
     pod.compose(&["restart", "holder"]);
     let restarted = pod
-        .after_restart(&up[0], together)
+        .after_restart(holder(&up), together)
         .unwrap_or_else(|seen| panic!("{engine}: after `compose restart holder`: {seen:?}"));
-    let holder = pod.container("holder");
-    docker.run(&["restart", &holder]).unwrap();
-    let followed = pod
-        .after_restart(&restarted[0], together)
-        .unwrap_or_else(|seen| panic!("{engine}: after `docker restart`: {seen:?}"));
 
-    // A crash: the holder killed from outside, restarted by its restart policy.
-    let crashed = pod.holder_pid().unwrap();
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(crashed).unwrap(),
-        rustix::process::Signal::KILL,
-    )
-    .unwrap();
-    let after_crash = pod
-        .after_restart(&followed[0], together)
-        .unwrap_or_else(|seen| panic!("{engine}: after the holder was killed: {seen:?}"));
+    // Restarts compose does not make: none strands a member.
+    let mut outside = Vec::new();
+    let mut before = restarted.clone();
+    for how in ["docker restart", "SIGKILL"] {
+        if how == "SIGKILL" {
+            let pid = pod.holder_pid().unwrap();
+            let pid = rustix::process::Pid::from_raw(pid).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        } else {
+            docker.run(&["restart", &pod.container("holder")]).unwrap();
+        }
+        let after = pod
+            .after_restart(holder(&before), none_stranded)
+            .unwrap_or_else(|seen| panic!("{engine}: after {how}: {seen:?}"));
+        std::thread::sleep(Duration::from_secs(2));
+        let later = pod.namespaces().unwrap();
+        assert!(
+            later[0] == after[0] && none_stranded(holder(&later), &later[1..]),
+            "{engine}: 2 s after {how}: {later:?}"
+        );
+        let followed = later[1..].iter().filter(|ns| ns.is_some()).count();
+        pod.compose(&["up", "--detach", "--wait"]);
+        let again = pod
+            .after_restart("", together)
+            .unwrap_or_else(|seen| panic!("{engine}: `compose up` after {how}: {seen:?}"));
+        assert_eq!(
+            again[0], later[0],
+            "{engine}: `compose up` restarted the holder"
+        );
+        outside.push(format!(
+            "{how}: holder in {}, {followed} of 2 members followed it (the rest exited), none left outside; after `compose up` all in it",
+            holder(&later)
+        ));
+        before = again;
+    }
 
     // The control: members that share only the network stay in the old namespace.
     let control = Project::new(&docker, "network-only", &[NETWORK_ONLY]);
@@ -226,17 +274,20 @@ fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
     docker
         .run(&["restart", &control.container("holder")])
         .unwrap();
-    let left_behind = |found: &[String]| found[1..].iter().all(|ns| *ns == control_up[0]);
-    let stranded = control.after_restart(&control_up[0], left_behind).unwrap();
+    let old = holder(&control_up).to_string();
+    let left_behind =
+        |_: &str, members: &[Option<String>]| members.iter().all(|ns| *ns == Some(old.clone()));
+    let stranded = control.after_restart(&old, left_behind).unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let still = control.namespaces().unwrap();
     assert!(
-        left_behind(&still) && still[0] == stranded[0],
+        still[0] == stranded[0] && left_behind("", &still[1..]),
         "{engine}: the network-only members were not stranded: {still:?}"
     );
+    assert!(!none_stranded(holder(&still), &still[1..]));
     control.compose(&["restart", "holder"]);
-    let recovered = control
-        .after_restart(&stranded[0], together)
+    control
+        .after_restart(holder(&stranded), together)
         .unwrap_or_else(|seen| panic!("{engine}: control after `compose restart`: {seen:?}"));
     control.compose(&["down"]);
 
@@ -251,11 +302,14 @@ fn the_example_pod_follows_its_holder_and_stops_at_once(release: Release) {
     let down = started.elapsed();
     assert_eq!(docker.run(&["ps", "--all", "--quiet"]).unwrap(), "");
     eprintln!(
-        "{engine}: up: all in {}; `compose restart holder`: all in {}; `docker restart`: all in {}; \
-         holder killed: all in {}; network-only control, `docker restart`: holder in {}, members left in {}, then \
-         `compose restart holder`: all in {}; `compose stop` took {took:?}, exit codes \
-         (holder, bird, unbound) {codes:?}; `down` took {down:?}",
-        up[0], restarted[0], followed[0], after_crash[0], stranded[0], control_up[0], recovered[0]
+        "{engine}: up: all in {}; `compose restart holder`: all in {}; {}; network-only \
+         control, `docker restart`: holder in {}, members left running in {old}, until \
+         `compose restart holder`; `compose stop` took {took:?}, exit codes (holder, bird, \
+         unbound) {codes:?}; `down` took {down:?}",
+        holder(&up),
+        holder(&restarted),
+        outside.join("; "),
+        holder(&stranded),
     );
 
     let pause_loop = Project::new(&docker, "pause-loop", &[PAUSE_LOOP]);
