@@ -206,8 +206,8 @@ fn holder(found: &[Option<String>]) -> &str {
 /// restarts without compose (`docker restart`, or killed and restarted by its restart policy),
 /// the kernel ends the members with the holder's PID namespace (`pid: service:holder`): none is
 /// left running in the old namespace. Their restart policy starts them again, into the new
-/// one, unless it tries before the holder is back (then they stay exited); `compose up` starts
-/// those. The control shares only the network: after a `docker restart` its members keep
+/// one, unless it tries before the holder is back (then it stays exited: seen once on a
+/// loaded machine); `compose up` starts those. The control shares only the network: after a `docker restart` its members keep
 /// running in the old namespace. `compose stop` ends everything at once with the holder's exit
 /// code 0; the control with a `pause()` loop as holder takes the whole grace period and ends
 /// with 137.
