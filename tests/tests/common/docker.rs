@@ -15,6 +15,7 @@
 use crate::common::engine::{self, Cli, Engine};
 use crate::common::{poll, scratch_dir};
 use sleeper_tests::image::DockerArchive;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -130,6 +131,16 @@ impl Docker {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
+        // If the test process dies without dropping the `Docker`, so does the daemon.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::TERM,
+                ))
+                .map_err(std::io::Error::from)
+            });
+        }
         let daemon = command
             .spawn()
             .unwrap_or_else(|e| panic!("{command:?}: {e}"));
