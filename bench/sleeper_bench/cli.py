@@ -1,11 +1,11 @@
 """Measure sleeper next to the namespace holders people use today, on this machine,
 in one run, and print the figures as Markdown tables.
 
-    bench/setup-debian            # once, as root: installs the alternatives' toolchains and podman
+    bench/setup-debian            # once, as root: installs the alternatives' toolchains, podman, docker
     scripts/dist                  # builds dist/<arch>/sleeper
     bench/compare [--quick] [--no-containers] [--dist DIR] [--runs R] [--scale N] ...
 
-Must run as root (namespaces, /proc/<pid>/syscall, nsenter, rootful podman).
+Must run as root (namespaces, /proc/<pid>/syscall, nsenter, rootful podman, dockerd).
 Python 3.11 stdlib only. Every figure printed is measured in this run; none is typed in.
 """
 
@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from . import containers
+from . import containers, docker
 from .common import HERE, REPO, Abort, die
 from .holders import holders
 from .measure import idle_cpu, scale, single, stray_signals
@@ -40,7 +40,7 @@ def parse_args(argv):
     ap.add_argument("--scale-runs", type=int, default=2)
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle for the CPU figure")
     ap.add_argument("--no-containers", action="store_true",
-                    help="skip the podman rows (otherwise a missing podman is an error)")
+                    help="skip the podman and docker rows (otherwise a missing engine is an error)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke mode: --runs 1 --scale 50 --scale-runs 1 --idle 2")
     a = ap.parse_args(argv)
@@ -62,6 +62,8 @@ def main(argv=None):
         die("runs on x86_64 hosts only: the native rows are x86_64 programs")
     # Before the long part, so a host without podman fails in seconds.
     runtime = None if a.no_containers else containers.preflight()
+    if runtime:
+        docker.preflight()
 
     shown = " ".join(["bench/compare"] + [shlex.quote(x) for x in argv])
     hs, CPU.launch = holders(os.path.abspath(a.dist), os.path.abspath(a.build_dir))
@@ -90,7 +92,7 @@ def main(argv=None):
     load0 = loadavg()
     S = {(h.key, m): [] for h in hs for m in (True, False)}   # single-instance results
     stray, idle, idle_s, sc = [], [], [], {h.key: [] for h in native}
-    ct, entrypoints = {}, {}
+    ct, entrypoints, dk = {}, {}, None
     try:
         for run in range(a.runs):
             progress(f"single-instance run {run + 1}/{a.runs}")
@@ -115,7 +117,9 @@ def main(argv=None):
             # podman, conmon and runc inherit our affinity: give them every CPU, as a node would.
             os.sched_setaffinity(0, CPU.all)
             try:
-                ct, entrypoints = containers.measure(hs, a.runs, progress)
+                ct, entrypoints, dk = containers.measure(
+                    hs, a.runs, progress,
+                    also=lambda chosen, tags: docker.measure(chosen, tags, a.runs, progress))
             finally:
                 if CPU.bench:
                     os.sched_setaffinity(0, CPU.bench)
@@ -129,4 +133,4 @@ def main(argv=None):
         cleanup()
 
     report(a, shown, (load0, loadavg()), hs, by_key, S, stray, idle, idle_s, sc,
-           ct, entrypoints, runtime)
+           ct, entrypoints, runtime, dk)

@@ -141,9 +141,10 @@ def one_container(tag, name):
     return r
 
 
-def measure(hs, runs, progress):
-    """runs × (run, measure, stop) of each container holder, alternating the order.
-    Returns ({key: [per-run figures]}, {key: entrypoint})."""
+def measure(hs, runs, progress, also=None):
+    """runs × (run, measure, stop) of each container holder, alternating the order; then
+    also(chosen holders, {key: image tag}), while the images exist (the docker rows).
+    Returns ({key: [per-run figures]}, {key: entrypoint}, what also returned)."""
     chosen = [h for h in hs if h.key in KEYS]
     suffix = f"-{os.getpid()}"
     tags = {h.key: f"localhost/{NAME_PREFIX}{h.key}{suffix}" for h in chosen}
@@ -162,7 +163,7 @@ def measure(hs, runs, progress):
                 name = f"{NAME_PREFIX}{h.key}{suffix}-{run}"
                 names.append(name)
                 results[h.key].append(one_container(tags[h.key], name))
-        return results, entrypoints
+        return results, entrypoints, also and also(chosen, tags)
     finally:
         # --time 0: a holder that ignores SIGTERM must not keep a failed run waiting.
         for name in names:

@@ -8,14 +8,14 @@ import signal
 import statistics
 import subprocess
 
-from . import containers
+from . import containers, docker
 from .common import (ORPHANS, ORPHAN_LIFE, REPO, SETTLE, STEP_TIMEOUT, STRAY_WAIT,
                      TERM_TIMEOUT)
 from .holders import layer_gz_size
 from .procfs import USER_HZ, meminfo
 
 PACKAGES = ("catatonit", "busybox-static", "musl-tools", "gcc", "libc6-dev", "qemu-user-static")
-CONTAINER_PACKAGES = ("podman", "runc", "conmon", "netavark")
+CONTAINER_PACKAGES = ("podman", "runc", "conmon", "netavark", "docker.io", "containerd")
 
 
 def med(xs):
@@ -145,7 +145,36 @@ def container_section(hs, ct, entrypoints, runs):
     return out, agree([r["cg_version"] for rs in ct.values() for r in rs])
 
 
-def report(a, shown, load, hs, by_key, S, stray, idle, idle_s, sc, ct, entrypoints, runtime):
+def docker_section(hs, dk, runs):
+    """The docker table: one row per engine and holder, beside the podman table."""
+    results, versions = dk
+    by_key = {h.key: h for h in hs}
+    rows = []
+    for label, by_holder in results.items():
+        g = lambda key, f: med([r.get(f) for r in by_holder[key]])
+
+        def cell(key, f, unit="KiB", digits=0, per=1):
+            x, ref = g(key, f), g("sleeper", f)
+            return with_ratio(None if x is None else x / per,
+                              None if ref is None else ref / per, unit, digits)
+
+        for key, rs in by_holder.items():
+            rows.append([f"docker {versions[label]} ({label})", by_key[key].label,
+                         cell(key, "run_us", "ms", per=1000),
+                         cell(key, "rss"), cell(key, "pss"), cell(key, "cg_total"),
+                         num(g(key, "shim_pss"), "KiB"),
+                         cell(key, "stop_us", "s", 2, per=1e6),
+                         agree([r["exit"] for r in rs])])
+    out = ["", f"## In a container: docker, the same images (medians of {runs} run(s))", ""]
+    out.append(table(["Engine", "Holder", "`docker run -d`", "Holder RSS", "Holder PSS",
+                      "cgroup: total charged", "containerd-shim PSS",
+                      f"`docker stop` (default {containers.DEFAULT_STOP_TIMEOUT} s timeout)",
+                      "Exit code after stop"], rows))
+    return out
+
+
+def report(a, shown, load, hs, by_key, S, stray, idle, idle_s, sc, ct, entrypoints, runtime,
+           dk=None):
     def m(key, pid1, field_):
         return med([r.get(field_) for r in S[(key, pid1)]])
 
@@ -224,6 +253,8 @@ def report(a, shown, load, hs, by_key, S, stray, idle, idle_s, sc, ct, entrypoin
     if ct:
         section, cg_version = container_section(hs, ct, entrypoints, a.runs)
         out += section
+    if dk:
+        out += docker_section(hs, dk, a.runs)
 
     # How much each timing/memory figure moved between runs: which figures are noisy.
     cols = [("exec → asleep, PID 1", lambda k: [r.get("ready_us") for r in S[(k, True)]]),
@@ -313,5 +344,13 @@ def report(a, shown, load, hs, by_key, S, stray, idle, idle_s, sc, ct, entrypoin
             "includes charges the kernel batches per CPU, so it is coarse; `memory.stat` is exact. "
             "conmon is the monitor podman runs next to each container, outside its cgroup; it is "
             "the same program for every holder.",
+            "- **docker**: the same images, saved from podman (`podman save`) and loaded with "
+            "`docker load` into a dockerd of the benchmark's own per engine (Debian 12's docker.io "
+            "and sid's, from `scripts/setup-docker`), started in a scratch directory and private "
+            "mount namespace as the tests start theirs (cgroupfs, no iptables, no bridge). Each run "
+            "is `docker run -d --network none`, the same readings, then `docker stop` without "
+            f"`--time` (docker's default: SIGKILL after {containers.DEFAULT_STOP_TIMEOUT} s) and "
+            "`State.ExitCode`. The monitor docker runs beside each container is "
+            "containerd-shim-runc-v2, the holder's parent.",
         ]
     print("\n".join(out))

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::engine::Cli;
 use common::podman::Podman;
 use common::{TempDir, built, images};
 use sleeper_tests::image::{

@@ -1,117 +1,100 @@
-//! sleeper's images (`dist/images/`) in a real container runtime: podman 4.3 with runc, in
-//! throwaway stores (`common::podman`). Each behaviour is shown next to a control that fails
-//! the same check: a classic `pause()` loop (bench/alternatives/pause-loop.c) as the holder, or
-//! an ordinary process.
+//! sleeper's images (`dist/images/`) in real container engines, each in a throwaway store or
+//! daemon: podman 4.3 with runc (`common::podman`), Debian 12's docker 20.10 and sid's docker
+//! (`common::docker`). Each behaviour is written once, over the engines' common command line
+//! (`common::engine::Cli`), and run for every engine, next to a control that fails the same
+//! check: a classic `pause()` loop (bench/alternatives/pause-loop.c) as the holder, or an
+//! ordinary process.
 //!
 //! Members need a userland: their image holds only Debian's static busybox. Holders get
-//! `--network none`: a namespace with just loopback, so nothing depends on podman's bridge.
-//!
-//! Docker is not covered: its daemon needs a cgroup layout (the hugetlb controller) that this
-//! machine would have to be changed for.
+//! `--network none`: a namespace with just loopback, so nothing depends on a bridge.
 
 mod common;
 
 use common::binfmt::Binfmt;
+use common::docker::{Docker, Release};
+use common::engine::{Cli, Engine, inspected_exit_code, inspected_pid};
 use common::podman::{Podman, netns, uids};
+use common::test_images::{host_row, member_archive, pause_loop_archive};
 use common::{asleep_in_sigtimedwait, built, children_of, images, poll, voluntary_sleeps, wchan};
-use serde_json::json;
-use sleeper_tests::{image, repo_root};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Generous for qemu's start-up and a loaded machine; a native start takes milliseconds.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// podman's and docker's own default for `stop`.
+const DEFAULT_STOP: Duration = Duration::from_secs(10);
+/// The control's stop timeout: the pause loop ignores SIGTERM and waits all of it.
+const CONTROL_STOP: Duration = Duration::from_secs(2);
 
-/// The row of the machine the tests run on.
-fn host_row() -> usize {
-    built()
-        .iter()
-        .position(|(p, _)| p.name == std::env::consts::ARCH)
-        .unwrap_or_else(|| panic!("no row of platforms.toml is {}", std::env::consts::ARCH))
+/// Each check runs once per engine, as `podman::CHECK`, `docker_bookworm::CHECK` (20.10) and
+/// `docker_sid::CHECK`; the `docker` ones on the two docker engines only.
+macro_rules! engines {
+    (all: [$($check:ident),* $(,)?], docker: [$($docker:ident),* $(,)?] $(,)?) => {
+        mod podman {
+            $(#[test] fn $check() { super::$check(&super::Podman::new()); })*
+        }
+        mod docker_bookworm {
+            $(#[test] fn $check() { super::$check(&super::Docker::new(super::Release::Bookworm)); })*
+            $(#[test] fn $docker() { super::$docker(&super::Docker::new(super::Release::Bookworm)); })*
+        }
+        mod docker_sid {
+            $(#[test] fn $check() { super::$check(&super::Docker::new(super::Release::Sid)); })*
+            $(#[test] fn $docker() { super::$docker(&super::Docker::new(super::Release::Sid)); })*
+        }
+    };
 }
 
-/// A docker-archive of one static host binary as `path`, made by the script that makes
-/// sleeper's images (`target/test-images/<name>.tar.gz`, built once per test binary).
-fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
-    let dir = repo_root().join("target/test-images");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let declaration = json!({
-        "name": format!("sleeper-test-{name}"),
-        "tag": "test",
-        "created": "1970-01-01T00:00:01Z",
-        "binaryPath": path,
-        "config": { "Entrypoint": [path] },
-    });
-    let json = dir.join(format!("{name}.json"));
-    std::fs::write(&json, declaration.to_string()).map_err(|e| e.to_string())?;
-    let out = dir.join(format!("{name}.tar.gz"));
-    let host = &built()[host_row()].0;
-    image::archive(binary, &host.docker.architecture, &json, &out)?;
-    Ok(out)
-}
+engines!(
+    all: [
+        members_share_the_holders_network_and_talk_over_its_loopback,
+        the_holder_reaps_orphans_of_members_and_the_pause_loop_does_not,
+        stop_ends_it_at_once_with_status_0_and_waits_out_a_pause_loop,
+        stray_signals_from_kill_leave_it_running,
+        pause_and_unpause_leave_it_waiting_and_stoppable_at_once,
+        it_runs_as_uid_65534,
+        it_runs_read_only_without_capabilities_or_new_privileges,
+        every_platforms_image_runs_under_binfmt_and_stops_with_status_0,
+    ],
+    docker: [pull_picks_each_platforms_own_image_from_a_registry],
+);
 
-/// The members' image: busybox, whose shell runs its applets without links.
-fn member_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let busybox = Path::new("/bin/busybox");
-        assert!(
-            busybox.exists(),
-            "/bin/busybox is missing: apt-get install busybox-static"
-        );
-        test_archive("member", busybox, "/bin/busybox").unwrap_or_else(|e| panic!("{e}"))
-    })
-}
-
-/// The control holder: `for (;;) pause();`, static, as people build it.
-fn pause_loop_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let binary = repo_root().join("target/test-images/pause-loop");
-        std::fs::create_dir_all(binary.parent().expect("has a parent")).expect("mkdir");
-        let status = Command::new("musl-gcc")
-            .args(["-Os", "-static", "-s", "-o"])
-            .arg(&binary)
-            .arg(repo_root().join("bench/alternatives/pause-loop.c"))
-            .status()
-            .unwrap_or_else(|e| panic!("musl-gcc: {e} (apt-get install musl-tools)"));
-        assert!(status.success(), "musl-gcc: {status}");
-        test_archive("pause-loop", &binary, "/pause-loop").unwrap_or_else(|e| panic!("{e}"))
-    })
-}
-
-/// A store with the host's sleeper image, the member image and the control holder loaded.
-struct Runtime {
-    podman: Podman,
+/// An engine with the host's sleeper image, the member image and the control holder loaded.
+struct Runtime<'e> {
+    engine: &'e dyn Cli,
     sleeper: String,
     member: String,
     pause_loop: String,
 }
 
-impl Runtime {
-    fn new() -> Self {
-        let podman = Podman::new();
-        let load = |archive: &Path| podman.load(archive).unwrap_or_else(|e| panic!("{e}"));
-        let sleeper = load(&images().archives[host_row()]);
-        let member = load(member_archive());
-        let pause_loop = load(pause_loop_archive());
+impl<'e> Runtime<'e> {
+    fn new(engine: &'e dyn Cli) -> Self {
+        let load = |archive: &Path| {
+            engine
+                .load(archive)
+                .unwrap_or_else(|e| panic!("{}: {e}", engine.describe()))
+        };
         Runtime {
-            podman,
-            sleeper,
-            member,
-            pause_loop,
+            engine,
+            sleeper: load(&images().archives[host_row()]),
+            member: load(member_archive()),
+            pause_loop: load(pause_loop_archive()),
         }
     }
 
     /// Starts `image` as the holder `name` and returns its host PID once it waits.
     fn holder(&self, name: &str, image: &str) -> Result<i32, String> {
-        let pid = self.podman.run_holder(name, image)?;
+        let pid = self.engine.start(name, image)?;
+        self.waiting(name, image, pid)
+    }
+
+    /// Waits until the holder `name` (host PID `pid`) waits: sleeper in rt_sigtimedwait, the
+    /// control asleep at all.
+    fn waiting(&self, name: &str, image: &str, pid: i32) -> Result<i32, String> {
         let waits = |pid| {
             let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             let sleeping = common::stat_fields(&state).first() == Some(&"S");
-            // sleeper is ready once in rt_sigtimedwait; the control once it sleeps at all.
             (sleeping && (image != self.sleeper || asleep_in_sigtimedwait(pid))).then_some(())
         };
         poll(START_TIMEOUT, || waits(pid))
@@ -125,14 +108,41 @@ impl Runtime {
         let mut args = vec!["run", "--detach", "--name", name, "--network", &network];
         args.push(&self.member);
         args.extend(command);
-        self.podman.run(&args)?;
-        self.podman.pid(name)
+        self.engine.run(&args)?;
+        self.engine.pid(name)
+    }
+
+    /// `stop` with `timeout`: the time it took and the container's exit code.
+    fn timed_stop(&self, name: &str, timeout: Duration) -> (Duration, i32) {
+        let started = Instant::now();
+        self.engine.stop(name, timeout).unwrap();
+        (started.elapsed(), self.engine.exit_code(name).unwrap())
+    }
+
+    /// sleeper's stop: under 1 s with exit code 0, though the engine would wait 10 s.
+    fn stops_at_once(&self, name: &str) -> Duration {
+        let (took, code) = self.timed_stop(name, DEFAULT_STOP);
+        let engine = self.engine.describe();
+        assert_eq!(code, 0, "{engine}: exit code after stop");
+        assert!(
+            took < Duration::from_secs(1),
+            "{engine}: stop took {took:?}"
+        );
+        took
+    }
+
+    /// The control's stop: the whole timeout, then SIGKILL (137).
+    fn waits_out_the_timeout(&self, name: &str) -> Duration {
+        let (took, code) = self.timed_stop(name, CONTROL_STOP);
+        let engine = self.engine.describe();
+        assert_eq!(code, 137, "{engine}: the pause loop should die of SIGKILL");
+        assert!(took >= CONTROL_STOP, "{engine}: stop took {took:?}");
+        took
     }
 }
 
-#[test]
-fn members_share_the_holders_network_and_talk_over_its_loopback() {
-    let rt = Runtime::new();
+fn members_share_the_holders_network_and_talk_over_its_loopback(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
     let holder = rt.holder("holder", &rt.sleeper).unwrap();
     let token = format!("served-to-{}", std::process::id());
     let server_script = format!(
@@ -143,7 +153,7 @@ fn members_share_the_holders_network_and_talk_over_its_loopback() {
         .unwrap();
     let client = rt.member("client", "holder", &["sleep", "600"]).unwrap();
     // The control: a container of its own, with its own loopback.
-    rt.podman
+    engine
         .run(&[
             "run",
             "--detach",
@@ -156,7 +166,7 @@ fn members_share_the_holders_network_and_talk_over_its_loopback() {
             "600",
         ])
         .unwrap();
-    let outsider = rt.podman.pid("outsider").unwrap();
+    let outsider = engine.pid("outsider").unwrap();
 
     let holder_net = netns(holder).unwrap();
     assert_eq!(netns(server).unwrap(), holder_net, "server");
@@ -170,7 +180,7 @@ fn members_share_the_holders_network_and_talk_over_its_loopback() {
 
     // No `wget -T`: Debian's static busybox 1.35 segfaults on it.
     let fetch = |from: &str| {
-        rt.podman.output(&[
+        engine.output(&[
             "exec",
             from,
             "/bin/busybox",
@@ -200,7 +210,10 @@ fn members_share_the_holders_network_and_talk_over_its_loopback() {
         String::from_utf8_lossy(&outside.stdout)
     );
     assert!(asleep_in_sigtimedwait(holder), "the holder is not waiting");
-    eprintln!("holder, server and client in {holder_net}; client fetched {token:?}");
+    eprintln!(
+        "{}: holder, server and client in {holder_net}; client fetched {token:?}; the outsider did not",
+        engine.describe()
+    );
 }
 
 /// Runs a member in `holder`'s PID namespace that leaves two orphans (re-parented to the
@@ -209,7 +222,7 @@ fn left_under(rt: &Runtime, holder: &str, image: &str) -> Vec<(i32, char, String
     let pid = rt.holder(holder, image).unwrap();
     let pid_ns = format!("container:{holder}");
     let orphaner = format!("{holder}-member");
-    rt.podman
+    rt.engine
         .run(&[
             "run",
             "--name",
@@ -228,9 +241,8 @@ fn left_under(rt: &Runtime, holder: &str, image: &str) -> Vec<(i32, char, String
     children_of(pid)
 }
 
-#[test]
-fn the_holder_reaps_orphans_of_members_and_the_pause_loop_does_not() {
-    let rt = Runtime::new();
+fn the_holder_reaps_orphans_of_members_and_the_pause_loop_does_not(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
     let left = left_under(&rt, "holder", &rt.sleeper);
     assert!(left.is_empty(), "left under sleeper: {left:?}");
     let left = left_under(&rt, "control", &rt.pause_loop);
@@ -238,47 +250,33 @@ fn the_holder_reaps_orphans_of_members_and_the_pause_loop_does_not() {
         left.iter().filter(|(_, state, _)| *state == 'Z').count() == 2,
         "expected two zombies under the pause loop, found {left:?}"
     );
-    eprintln!("sleeper: nothing left; pause loop: {left:?}");
+    eprintln!(
+        "{}: sleeper: nothing left; pause loop: {left:?}",
+        engine.describe()
+    );
 }
 
-/// `podman stop NAME [extra]`: the time it took and the container's exit code.
-fn timed_stop(podman: &Podman, name: &str, extra: &[&str]) -> (Duration, i32) {
-    let started = Instant::now();
-    let mut args = vec!["stop"];
-    args.extend(extra);
-    args.push(name);
-    podman.run(&args).unwrap();
-    (started.elapsed(), podman.exit_code(name).unwrap())
-}
-
-#[test]
-fn podman_stop_ends_it_at_once_with_status_0_and_waits_out_a_pause_loop() {
-    let rt = Runtime::new();
+fn stop_ends_it_at_once_with_status_0_and_waits_out_a_pause_loop(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
     rt.holder("holder", &rt.sleeper).unwrap();
-    let (took, code) = timed_stop(&rt.podman, "holder", &[]);
-    eprintln!("sleeper: `podman stop` took {took:?}, exit code {code}");
-    assert_eq!(code, 0);
-    assert!(took < Duration::from_secs(1), "podman stop took {took:?}");
-
+    let took = rt.stops_at_once("holder");
     rt.holder("control", &rt.pause_loop).unwrap();
-    let (took, code) = timed_stop(&rt.podman, "control", &["--time", "2"]);
-    eprintln!("pause loop: `podman stop --time 2` took {took:?}, exit code {code}");
-    assert_eq!(code, 137, "the pause loop should die of SIGKILL");
-    assert!(took >= Duration::from_secs(2), "podman stop took {took:?}");
+    let control = rt.waits_out_the_timeout("control");
+    eprintln!(
+        "{}: sleeper: `stop` took {took:?}, exit code 0; pause loop: `stop --time 2` took {control:?}, exit code 137",
+        engine.describe()
+    );
 }
 
-#[test]
-fn stray_signals_from_podman_kill_leave_it_running() {
-    let rt = Runtime::new();
+fn stray_signals_from_kill_leave_it_running(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
     let pid = rt.holder("holder", &rt.sleeper).unwrap();
     let strays = [
         "HUP", "QUIT", "USR1", "USR2", "PIPE", "ALRM", "WINCH", "CHLD", "RTMIN+1",
     ];
     for signal in strays {
         let before = voluntary_sleeps(pid).unwrap();
-        rt.podman
-            .run(&["kill", "--signal", signal, "holder"])
-            .unwrap();
+        engine.run(&["kill", "--signal", signal, "holder"]).unwrap();
         // Woken by the signal and waiting again: it was consumed, not left pending.
         poll(Duration::from_secs(2), || {
             (voluntary_sleeps(pid).ok()? > before && asleep_in_sigtimedwait(pid)).then_some(())
@@ -289,10 +287,10 @@ fn stray_signals_from_podman_kill_leave_it_running() {
                 wchan(pid)
             )
         });
-        assert!(rt.podman.running("holder").unwrap(), "SIG{signal} ended it");
+        assert!(engine.running("holder").unwrap(), "SIG{signal} ended it");
     }
     // The control: the same check sees an ordinary process (not PID 1) die of SIGHUP.
-    rt.podman
+    engine
         .run(&[
             "run",
             "--detach",
@@ -305,22 +303,48 @@ fn stray_signals_from_podman_kill_leave_it_running() {
             "600",
         ])
         .unwrap();
-    rt.podman
-        .run(&["kill", "--signal", "HUP", "victim"])
-        .unwrap();
+    engine.run(&["kill", "--signal", "HUP", "victim"]).unwrap();
     let died = poll(Duration::from_secs(5), || {
-        (!rt.podman.running("victim").ok()?).then_some(())
+        (!engine.running("victim").ok()?).then_some(())
     });
     assert!(died.is_some(), "the control survived SIGHUP");
 
-    let (took, code) = timed_stop(&rt.podman, "holder", &[]);
-    assert_eq!(code, 0, "exit code after the stray signals");
-    eprintln!("survived {strays:?}; then stopped in {took:?} with exit code 0");
+    let took = rt.stops_at_once("holder");
+    eprintln!(
+        "{}: survived {strays:?}; then stopped in {took:?} with exit code 0; the control died of SIGHUP",
+        engine.describe()
+    );
 }
 
-#[test]
-fn it_runs_as_uid_65534() {
-    let rt = Runtime::new();
+/// `pause` freezes the holder's cgroup and `unpause` thaws it: it is waiting again, and a
+/// stop still ends it at once with exit code 0. The control, paused and unpaused the same
+/// way, still needs the whole timeout.
+fn pause_and_unpause_leave_it_waiting_and_stoppable_at_once(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
+    let mut took = Vec::new();
+    for (name, image) in [("holder", &rt.sleeper), ("control", &rt.pause_loop)] {
+        let pid = rt.holder(name, image).unwrap();
+        engine.run(&["pause", name]).unwrap();
+        assert_eq!(engine.inspect(name, "{{.State.Paused}}").unwrap(), "true");
+        engine.run(&["unpause", name]).unwrap();
+        assert_eq!(engine.inspect(name, "{{.State.Paused}}").unwrap(), "false");
+        rt.waiting(name, image, pid).unwrap();
+        took.push(if name == "holder" {
+            rt.stops_at_once(name)
+        } else {
+            rt.waits_out_the_timeout(name)
+        });
+    }
+    eprintln!(
+        "{}: after pause/unpause, sleeper stopped in {:?} (exit 0), the pause loop in {:?} (137)",
+        engine.describe(),
+        took[0],
+        took[1]
+    );
+}
+
+fn it_runs_as_uid_65534(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
     let holder = rt.holder("holder", &rt.sleeper).unwrap();
     assert_eq!(
         uids(holder).unwrap(),
@@ -330,87 +354,78 @@ fn it_runs_as_uid_65534() {
     // The control: a member from an image without a User runs as root.
     let member = rt.member("member", "holder", &["sleep", "600"]).unwrap();
     assert_eq!(uids(member).unwrap(), [0; 4]);
+    eprintln!("{}: holder uids 65534, member uids 0", engine.describe());
 }
 
-/// podman's own pods with sleeper as the infra container. podman 4.3.1 runs the infra
-/// container as uid 0 whatever the image's `User` says (it sets no user for infra), so a
-/// pod's sleeper is root; `podman run --network=container:` holders keep 65534.
-#[test]
-fn a_podman_pod_with_sleeper_as_infra_shares_its_network_and_stops_at_once() {
-    let rt = Runtime::new();
-    rt.podman
-        .run(&[
-            "pod",
-            "create",
-            "--name",
-            "pod",
-            "--network",
-            "none",
-            "--infra-image",
+/// A `/proc/<pid>/status` field.
+fn status_field(pid: i32, field: &str) -> Result<String, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|value| value.trim().to_string())
+        .ok_or_else(|| format!("{path}: no {field}"))
+}
+
+/// The hardening a careful compose file gives a holder costs it nothing: it needs no
+/// writable file, no capability and no privilege. The control: a program that writes a file
+/// at start (as many do, a pid file say) fails under the same options.
+fn it_runs_read_only_without_capabilities_or_new_privileges(engine: &dyn Cli) {
+    let rt = Runtime::new(engine);
+    let hardening = [
+        "--read-only",
+        "--cap-drop=ALL",
+        "--security-opt=no-new-privileges",
+    ];
+    let mut args = vec!["run", "--detach", "--name", "holder", "--network", "none"];
+    args.extend(hardening);
+    args.push(&rt.sleeper);
+    engine.run(&args).unwrap();
+    let pid = rt
+        .waiting(
+            "holder",
             &rt.sleeper,
-        ])
+            inspected_pid(engine, "holder").unwrap(),
+        )
         .unwrap();
-    rt.podman
-        .run(&[
-            "run",
-            "--detach",
-            "--pod",
-            "pod",
-            "--name",
-            "member",
-            &rt.member,
-            "sh",
-            "-c",
-            "trap 'exit 0' TERM; sleep 600 & wait",
-        ])
-        .unwrap();
-    let infra = rt
-        .podman
-        .run(&["pod", "inspect", "--format", "{{.InfraContainerID}}", "pod"])
-        .unwrap();
-    let infra_pid = rt.podman.pid(&infra).unwrap();
-    let member_pid = rt.podman.pid("member").unwrap();
-    poll(START_TIMEOUT, || {
-        asleep_in_sigtimedwait(infra_pid).then_some(())
-    })
-    .unwrap_or_else(|| panic!("infra not waiting (wchan {:?})", wchan(infra_pid)));
-    assert_eq!(netns(member_pid).unwrap(), netns(infra_pid).unwrap());
-    let infra_uids = uids(infra_pid).unwrap();
-    assert_eq!(
-        infra_uids, [0; 4],
-        "podman 4.3.1 ran infra as uid 0; if this changed, update the comment above"
-    );
+    assert_eq!(status_field(pid, "CapEff").unwrap(), "0000000000000000");
+    assert_eq!(status_field(pid, "CapPrm").unwrap(), "0000000000000000");
+    assert_eq!(status_field(pid, "NoNewPrivs").unwrap(), "1");
+    let took = rt.stops_at_once("holder");
 
-    let started = Instant::now();
-    rt.podman.run(&["pod", "stop", "pod"]).unwrap();
-    let took = started.elapsed();
-    assert_eq!(rt.podman.exit_code(&infra).unwrap(), 0, "infra exit code");
-    assert_eq!(
-        rt.podman.exit_code("member").unwrap(),
-        0,
-        "member exit code"
-    );
+    let mut args = vec!["run", "--name", "writer", "--network", "none"];
+    args.extend(hardening);
+    args.extend([rt.member.as_str(), "sh", "-c", "echo 1 > /pid"]);
+    let written = engine.output(&args).unwrap();
     assert!(
-        took < Duration::from_secs(2),
-        "podman pod stop took {took:?}"
+        !written.status.success(),
+        "the control wrote to a read-only root"
     );
-    eprintln!("pod: infra uids {infra_uids:?}, member in its netns, pod stop {took:?}, exit 0");
+    let code = inspected_exit_code(engine, "writer").unwrap();
+    assert_ne!(code, 0, "the control's exit code");
+    eprintln!(
+        "{}: {hardening:?}: no capabilities, NoNewPrivs 1, stopped in {took:?} with exit 0; a writer exited {code}",
+        engine.describe()
+    );
 }
 
-#[test]
-fn every_platforms_image_runs_under_binfmt_and_stops_with_status_0() {
+/// qemu under binfmt is machine-wide and CPU-bound: one engine at a time runs the 11 images.
+static EMULATION: Mutex<()> = Mutex::new(());
+
+fn every_platforms_image_runs_under_binfmt_and_stops_with_status_0(engine: &dyn Cli) {
+    let _one_at_a_time = EMULATION.lock().unwrap_or_else(|e| e.into_inner());
     let rows: Vec<_> = built().iter().map(|(p, _)| p).collect();
     let binfmt = Binfmt::for_platforms(&rows).unwrap_or_else(|e| panic!("binfmt: {e}"));
-    let podman = Podman::new();
     let ids: Vec<String> = images()
         .archives
         .iter()
-        .map(|archive| podman.load(archive).unwrap_or_else(|e| panic!("{e}")))
+        .map(|archive| engine.load(archive).unwrap_or_else(|e| panic!("{e}")))
         .collect();
     let run = |index: usize| -> Result<String, String> {
         let platform = rows[index];
         let name = &platform.name;
-        let pid = podman.run_holder(name, &ids[index])?;
+        let pid = engine.start(name, &ids[index])?;
         poll(START_TIMEOUT, || asleep_in_sigtimedwait(pid).then_some(()))
             .ok_or_else(|| format!("not waiting (wchan {:?})", wchan(pid)))?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|e| e.to_string())?;
@@ -419,9 +434,9 @@ fn every_platforms_image_runs_under_binfmt_and_stops_with_status_0() {
             return Err(format!("runs as {}", exe.display()));
         }
         let started = Instant::now();
-        podman.run(&["stop", name])?;
+        engine.stop(name, DEFAULT_STOP)?;
         let took = started.elapsed();
-        match podman.exit_code(name)? {
+        match engine.exit_code(name)? {
             0 => Ok(format!(
                 "{name:<12} {} stopped in {took:?}, exit 0",
                 exe.display()
@@ -446,14 +461,277 @@ fn every_platforms_image_runs_under_binfmt_and_stops_with_status_0() {
             })
         })
         .collect();
-    drop(podman);
+    // Containers first: the binfmt entries must outlive every emulated process.
+    for platform in &rows {
+        let _ = engine.output(&["rm", "--force", &platform.name]);
+    }
     drop(binfmt);
     let mut failures = Vec::new();
     for (i, result) in results {
         match result {
-            Ok(line) => eprintln!("{line}"),
+            Ok(line) => eprintln!("{}: {line}", engine.describe()),
             Err(e) => failures.push(format!("{}: {e}", rows[i].name)),
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+/// podman's own pods with sleeper as the infra container. podman 4.3.1 runs the infra
+/// container as uid 0 whatever the image's `User` says (it sets no user for infra), so a
+/// pod's sleeper is root; `podman run --network=container:` holders keep 65534.
+#[test]
+fn a_podman_pod_with_sleeper_as_infra_shares_its_network_and_stops_at_once() {
+    let podman = Podman::new();
+    let rt = Runtime::new(&podman);
+    rt.engine
+        .run(&[
+            "pod",
+            "create",
+            "--name",
+            "pod",
+            "--network",
+            "none",
+            "--infra-image",
+            &rt.sleeper,
+        ])
+        .unwrap();
+    rt.engine
+        .run(&[
+            "run",
+            "--detach",
+            "--pod",
+            "pod",
+            "--name",
+            "member",
+            &rt.member,
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; sleep 600 & wait",
+        ])
+        .unwrap();
+    let infra = rt
+        .engine
+        .run(&["pod", "inspect", "--format", "{{.InfraContainerID}}", "pod"])
+        .unwrap();
+    let infra_pid = inspected_pid(rt.engine, &infra).unwrap();
+    let member_pid = inspected_pid(rt.engine, "member").unwrap();
+    poll(START_TIMEOUT, || {
+        asleep_in_sigtimedwait(infra_pid).then_some(())
+    })
+    .unwrap_or_else(|| panic!("infra not waiting (wchan {:?})", wchan(infra_pid)));
+    assert_eq!(netns(member_pid).unwrap(), netns(infra_pid).unwrap());
+    let infra_uids = uids(infra_pid).unwrap();
+    assert_eq!(
+        infra_uids, [0; 4],
+        "podman 4.3.1 ran infra as uid 0; if this changed, update the comment above"
+    );
+
+    let started = Instant::now();
+    rt.engine.run(&["pod", "stop", "pod"]).unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        inspected_exit_code(rt.engine, &infra).unwrap(),
+        0,
+        "infra exit code"
+    );
+    assert_eq!(
+        inspected_exit_code(rt.engine, "member").unwrap(),
+        0,
+        "member exit code"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "podman pod stop took {took:?}"
+    );
+    eprintln!("pod: infra uids {infra_uids:?}, member in its netns, pod stop {took:?}, exit 0");
+}
+
+/// Debian's docker-registry on 127.0.0.1, its storage in a scratch directory; stopped and
+/// removed on drop.
+struct Registry {
+    server: std::process::Child,
+    dir: common::TempDir,
+    address: String,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let binary = Path::new("/usr/bin/docker-registry");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/setup-docker (run by scripts/setup-debian)",
+            binary.display()
+        );
+        let dir = common::TempDir::new("registry");
+        // A free port: the kernel's choice, released just before the registry binds it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = dir.0.join("config.yml");
+        let storage = dir.0.join("storage");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {address}}}\n",
+                storage.display()
+            ),
+        )
+        .expect("config.yml");
+        let log = std::fs::File::create(dir.0.join("log")).expect("log");
+        let server = Command::new(binary)
+            .args(["serve"])
+            .arg(&config)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry");
+        let registry = Registry {
+            server,
+            dir,
+            address,
+        };
+        poll(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(&registry.address).ok()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "docker-registry is not listening on {}: {}",
+                registry.address,
+                std::fs::read_to_string(registry.dir.0.join("log")).unwrap_or_default()
+            )
+        });
+        registry
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// `docker pull --platform` picks each row (arm v5, v6, v7 included) from the multi-arch
+/// index in a registry, as shipped in `dist/oci` and pushed with `skopeo copy --all`: its
+/// `/pause` is the row's own binary. The control: a platform the index lacks is refused.
+fn pull_picks_each_platforms_own_image_from_a_registry(engine: &dyn Cli) {
+    let images = images();
+    let registry = Registry::start();
+    let tag = &images.declaration.tag;
+    let reference = format!("{}/sleeper:{tag}", registry.address);
+    let status = Command::new("skopeo")
+        .args([
+            "copy",
+            "--all",
+            "--quiet",
+            "--insecure-policy",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:{tag}", images.layout.display()))
+        .arg(format!("docker://{reference}"))
+        .status()
+        .unwrap_or_else(|e| panic!("skopeo: {e} (run scripts/setup-docker)"));
+    assert!(status.success(), "skopeo copy: {status}");
+    let mut failures = Vec::new();
+    for (platform, binary) in built() {
+        let spec = platform.docker.spec();
+        let check = || -> Result<String, String> {
+            engine.run(&["pull", "--quiet", "--platform", &spec, &reference])?;
+            let said = engine.run(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Os}}/{{.Architecture}}/{{.Variant}}",
+                &reference,
+            ])?;
+            let container = engine.run(&["create", "--platform", &spec, &reference])?;
+            let copy = engine.dir().join(&platform.name);
+            let from = format!("{container}:{}", images.declaration.binary_path);
+            engine.run(&["cp", &from, &copy.to_string_lossy()])?;
+            engine.run(&["rm", &container])?;
+            if std::fs::read(&copy).map_err(|e| e.to_string())?
+                != std::fs::read(binary).map_err(|e| e.to_string())?
+            {
+                return Err(format!("its {from} is not {}", binary.display()));
+            }
+            Ok(said.trim_end_matches('/').to_string())
+        };
+        match check() {
+            Ok(said) => eprintln!("{}: --platform {spec:<16} -> {said}", engine.describe()),
+            Err(e) => failures.push(format!("{}: {e}", platform.name)),
+        }
+    }
+    let absent = engine
+        .output(&["pull", "--quiet", "--platform", "linux/sparc64", &reference])
+        .unwrap();
+    assert!(!absent.status.success(), "linux/sparc64 was pulled");
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Where a docker daemon keeps things unless told otherwise.
+const DOCKER_HOST_PATHS: [&str; 7] = [
+    "/run/docker",
+    "/opt/containerd",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/run/containerd",
+    "/etc/docker/key.json",
+    "/root/.docker",
+];
+
+/// Each test's dockerd leaves the host as it found it: none of the paths above made, no cgroup
+/// directory, mount, process or scratch file left. The control, while it runs: the check does
+/// see `/run/docker` and its overlay mounts from inside the daemon's own mount namespace, its
+/// cgroup directories and its processes.
+#[test]
+fn docker_daemons_leave_nothing_on_the_host() {
+    let before: Vec<bool> = DOCKER_HOST_PATHS
+        .iter()
+        .map(|p| Path::new(p).exists())
+        .collect();
+    let host_mounts = || std::fs::read_to_string("/proc/self/mounts").unwrap();
+    for release in [Release::Bookworm, Release::Sid] {
+        let docker = Docker::new(release);
+        let engine = docker.describe();
+        let image = docker.load(&images().archives[host_row()]).unwrap();
+        let holder = docker.start("holder", &image).unwrap();
+        let daemon = docker.daemon_pid();
+        let dir = docker.dir().to_path_buf();
+        let inside = |path: &str| Path::new(&format!("/proc/{daemon}/root{path}")).exists();
+        assert!(
+            inside("/run/docker/plugins"),
+            "{engine}: no /run/docker inside"
+        );
+        let daemon_mounts = std::fs::read_to_string(format!("/proc/{daemon}/mounts")).unwrap();
+        let dir_text = dir.to_string_lossy().into_owned();
+        assert!(
+            daemon_mounts.contains(&dir_text),
+            "{engine}: no mount inside"
+        );
+        assert!(
+            !host_mounts().contains(&dir_text),
+            "{engine}: a mount reached the host"
+        );
+        let cgroups = docker.cgroup_dirs();
+        assert!(!cgroups.is_empty(), "{engine}: no cgroup parent");
+        drop(docker);
+
+        let gone = |pid: i32| !Path::new(&format!("/proc/{pid}")).exists();
+        assert!(gone(daemon) && gone(holder), "{engine}: processes left");
+        assert!(
+            cgroups.iter().all(|c| !c.exists()),
+            "{engine}: {cgroups:?} left"
+        );
+        assert!(!dir.exists(), "{engine}: {} left", dir.display());
+        assert!(!host_mounts().contains(&dir_text), "{engine}: mounts left");
+        for (path, existed) in DOCKER_HOST_PATHS.iter().zip(&before) {
+            assert_eq!(Path::new(path).exists(), *existed, "{engine}: {path}");
+        }
+        eprintln!(
+            "{engine}: /run/docker and the overlay mounts only inside; {} cgroup directories, \
+             the daemon and the holder gone after it; nothing of {DOCKER_HOST_PATHS:?} made",
+            cgroups.len()
+        );
+    }
 }

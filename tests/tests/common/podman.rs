@@ -2,10 +2,11 @@
 //! a temporary directory (vfs driver: nothing mounted on the host), removed with everything in
 //! it when the `Podman` is dropped, also when a test fails.
 
+use crate::common::engine::Cli;
 use sleeper_tests::image::{DockerArchive, decompressed};
 use sleeper_tests::repo_root;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 pub struct Podman {
     dir: PathBuf,
@@ -50,27 +51,6 @@ impl Podman {
         command
     }
 
-    /// Runs `podman ARGS` whatever its exit status.
-    pub fn output(&self, args: &[&str]) -> Result<Output, String> {
-        self.command()
-            .args(args)
-            .output()
-            .map_err(|e| format!("podman {args:?}: {e}"))
-    }
-
-    /// Runs `podman ARGS`; its trimmed stdout, or an error with its stderr.
-    pub fn run(&self, args: &[&str]) -> Result<String, String> {
-        let output = self.output(args)?;
-        if !output.status.success() {
-            return Err(format!(
-                "podman {args:?} failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    }
-
     /// Loads a docker-archive and returns its image ID. A gzip'd archive is unpacked first:
     /// podman 4.3.1 fails on every gzip'd docker-archive ("loading tar component
     /// manifest.json: unexpected EOF"), although docker loads them.
@@ -81,43 +61,6 @@ impl Podman {
         self.run(&["load", "--quiet", "--input", &tar.to_string_lossy()])?;
         std::fs::remove_file(&tar).map_err(|e| e.to_string())?;
         Ok(id)
-    }
-
-    /// Starts `image` detached as `name`, in a network namespace of its own with only loopback
-    /// (nothing depends on podman's bridge), and returns its host PID.
-    pub fn run_holder(&self, name: &str, image: &str) -> Result<i32, String> {
-        self.run(&[
-            "run",
-            "--detach",
-            "--name",
-            name,
-            "--network",
-            "none",
-            image,
-        ])?;
-        self.pid(name)
-    }
-
-    pub fn inspect(&self, container: &str, format: &str) -> Result<String, String> {
-        self.run(&["container", "inspect", "--format", format, container])
-    }
-
-    /// The host PID of the container's first process.
-    pub fn pid(&self, container: &str) -> Result<i32, String> {
-        let pid = self.inspect(container, "{{.State.Pid}}")?;
-        match pid.parse() {
-            Ok(pid) if pid > 0 => Ok(pid),
-            _ => Err(format!("{container} has no process (pid {pid:?})")),
-        }
-    }
-
-    pub fn exit_code(&self, container: &str) -> Result<i32, String> {
-        let code = self.inspect(container, "{{.State.ExitCode}}")?;
-        code.parse().map_err(|_| format!("exit code {code:?}"))
-    }
-
-    pub fn running(&self, container: &str) -> Result<bool, String> {
-        Ok(self.inspect(container, "{{.State.Running}}")? == "true")
     }
 }
 
