@@ -3,8 +3,10 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod binfmt;
+pub mod cri;
 pub mod engine;
 pub mod podman;
+pub mod test_images;
 
 use rustix::process::{Pid, Signal, kill_process};
 use sleeper_tests::build;

@@ -1,0 +1,76 @@
+//! Test images beside sleeper's: the members' busybox and the `pause()`-loop control holder,
+//! as docker-archives of one static host binary made by the script that makes sleeper's images.
+//! (tests/tests/runtime.rs has its own copies of these helpers; they belong here once merged.)
+
+use super::built;
+use serde_json::json;
+use sleeper_tests::{image, repo_root};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The row of the machine the tests run on.
+pub fn host_row() -> usize {
+    built()
+        .iter()
+        .position(|(p, _)| p.name == std::env::consts::ARCH)
+        .unwrap_or_else(|| panic!("no row of platforms.toml is {}", std::env::consts::ARCH))
+}
+
+/// A docker-archive of one static host binary as `path` (`target/test-images/<name>.tar.gz`).
+pub fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
+    let dir = repo_root().join("target/test-images");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let declaration = json!({
+        "name": format!("sleeper-test-{name}"),
+        "tag": "test",
+        "created": "1970-01-01T00:00:01Z",
+        "binaryPath": path,
+        "config": { "Entrypoint": [path] },
+    });
+    let json = dir.join(format!("{name}.json"));
+    std::fs::write(&json, declaration.to_string()).map_err(|e| e.to_string())?;
+    let out = dir.join(format!("{name}.tar.gz"));
+    let host = &built()[host_row()].0;
+    image::archive(binary, &host.docker.architecture, &json, &out)?;
+    Ok(out)
+}
+
+/// The members' image: busybox, whose shell runs its applets without links.
+pub fn member_archive() -> &'static Path {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let busybox = Path::new("/bin/busybox");
+        assert!(
+            busybox.exists(),
+            "/bin/busybox is missing: apt-get install busybox-static"
+        );
+        test_archive("member", busybox, "/bin/busybox").unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// The control holder's binary: `for (;;) pause();`, static, as people build it.
+pub fn pause_loop_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let binary = repo_root().join("target/test-images/pause-loop");
+        std::fs::create_dir_all(binary.parent().expect("has a parent")).expect("mkdir");
+        let status = Command::new("musl-gcc")
+            .args(["-Os", "-static", "-s", "-o"])
+            .arg(&binary)
+            .arg(repo_root().join("bench/alternatives/pause-loop.c"))
+            .status()
+            .unwrap_or_else(|e| panic!("musl-gcc: {e} (apt-get install musl-tools)"));
+        assert!(status.success(), "musl-gcc: {status}");
+        binary
+    })
+}
+
+/// The control holder's image: the pause loop as `/pause-loop`, with no `User` (so root).
+pub fn pause_loop_archive() -> &'static Path {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        test_archive("pause-loop", pause_loop_binary(), "/pause-loop")
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
