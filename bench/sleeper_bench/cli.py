@@ -3,7 +3,7 @@ in one run, and print the figures as Markdown tables.
 
     bench/setup-debian            # once, as root: installs the alternatives' toolchains and podman
     scripts/dist                  # builds dist/<arch>/sleeper
-    bench/compare [--quick] [--no-containers] [--dist DIR] [--runs R] [--scale N] ...
+    bench/compare [--quick] [--no-containers] [--no-cri] [--dist DIR] [--runs R] [--scale N] ...
 
 Must run as root (namespaces, /proc/<pid>/syscall, nsenter, rootful podman).
 Python 3.11 stdlib only. Every figure printed is measured in this run; none is typed in.
@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from . import containers
+from . import containers, cri
 from .common import HERE, REPO, Abort, die
 from .holders import holders
 from .measure import idle_cpu, scale, single, stray_signals
@@ -41,6 +41,8 @@ def parse_args(argv):
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle for the CPU figure")
     ap.add_argument("--no-containers", action="store_true",
                     help="skip the podman rows (otherwise a missing podman is an error)")
+    ap.add_argument("--no-cri", action="store_true",
+                    help="skip the CRI rows (containerd's pod sandbox; scripts/setup-containerd)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke mode: --runs 1 --scale 50 --scale-runs 1 --idle 2")
     a = ap.parse_args(argv)
@@ -62,6 +64,8 @@ def main(argv=None):
         die("runs on x86_64 hosts only: the native rows are x86_64 programs")
     # Before the long part, so a host without podman fails in seconds.
     runtime = None if a.no_containers else containers.preflight()
+    if not a.no_cri:
+        cri.preflight()
 
     shown = " ".join(["bench/compare"] + [shlex.quote(x) for x in argv])
     hs, CPU.launch = holders(os.path.abspath(a.dist), os.path.abspath(a.build_dir))
@@ -90,7 +94,7 @@ def main(argv=None):
     load0 = loadavg()
     S = {(h.key, m): [] for h in hs for m in (True, False)}   # single-instance results
     stray, idle, idle_s, sc = [], [], [], {h.key: [] for h in native}
-    ct, entrypoints = {}, {}
+    ct, entrypoints, cri_results = {}, {}, {}
     try:
         for run in range(a.runs):
             progress(f"single-instance run {run + 1}/{a.runs}")
@@ -119,6 +123,13 @@ def main(argv=None):
             finally:
                 if CPU.bench:
                     os.sched_setaffinity(0, CPU.bench)
+        if not a.no_cri:
+            os.sched_setaffinity(0, CPU.all)
+            try:
+                cri_results = cri.measure(hs, os.path.abspath(a.dist), a.runs, progress)
+            finally:
+                if CPU.bench:
+                    os.sched_setaffinity(0, CPU.bench)
     except KeyboardInterrupt:
         cleanup()
         die("interrupted; everything it started has been stopped")
@@ -130,3 +141,5 @@ def main(argv=None):
 
     report(a, shown, (load0, loadavg()), hs, by_key, S, stray, idle, idle_s, sc,
            ct, entrypoints, runtime)
+    if cri_results:
+        print("\n".join(cri.section(hs, cri_results, a.runs)))
