@@ -3,7 +3,7 @@ in one run, and print the figures as Markdown tables.
 
     bench/setup-debian            # once, as root: installs the alternatives' toolchains, podman, docker
     scripts/dist                  # builds dist/<arch>/sleeper
-    bench/compare [--quick] [--no-containers] [--dist DIR] [--runs R] [--scale N] ...
+    bench/compare [--quick] [--no-containers] [--no-cri] [--dist DIR] [--runs R] [--scale N] ...
 
 Must run as root (namespaces, /proc/<pid>/syscall, nsenter, rootful podman, dockerd).
 Python 3.11 stdlib only. Every figure printed is measured in this run; none is typed in.
@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from . import containers, docker
+from . import containers, cri, docker
 from .common import HERE, REPO, Abort, die
 from .holders import holders
 from .measure import idle_cpu, scale, single, stray_signals
@@ -41,6 +41,8 @@ def parse_args(argv):
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle for the CPU figure")
     ap.add_argument("--no-containers", action="store_true",
                     help="skip the podman and docker rows (otherwise a missing engine is an error)")
+    ap.add_argument("--no-cri", action="store_true",
+                    help="skip the CRI rows (containerd's pod sandbox; scripts/setup-containerd)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke mode: --runs 1 --scale 50 --scale-runs 1 --idle 2")
     a = ap.parse_args(argv)
@@ -64,6 +66,8 @@ def main(argv=None):
     runtime = None if a.no_containers else containers.preflight()
     if runtime:
         docker.preflight()
+    if not a.no_cri:
+        cri.preflight()
 
     shown = " ".join(["bench/compare"] + [shlex.quote(x) for x in argv])
     hs, CPU.launch = holders(os.path.abspath(a.dist), os.path.abspath(a.build_dir))
@@ -92,7 +96,7 @@ def main(argv=None):
     load0 = loadavg()
     S = {(h.key, m): [] for h in hs for m in (True, False)}   # single-instance results
     stray, idle, idle_s, sc = [], [], [], {h.key: [] for h in native}
-    ct, entrypoints, dk = {}, {}, None
+    ct, entrypoints, dk, cri_results = {}, {}, None, {}
     try:
         for run in range(a.runs):
             progress(f"single-instance run {run + 1}/{a.runs}")
@@ -123,6 +127,13 @@ def main(argv=None):
             finally:
                 if CPU.bench:
                     os.sched_setaffinity(0, CPU.bench)
+        if not a.no_cri:
+            os.sched_setaffinity(0, CPU.all)
+            try:
+                cri_results = cri.measure(hs, os.path.abspath(a.dist), a.runs, progress)
+            finally:
+                if CPU.bench:
+                    os.sched_setaffinity(0, CPU.bench)
     except KeyboardInterrupt:
         cleanup()
         die("interrupted; everything it started has been stopped")
@@ -134,3 +145,5 @@ def main(argv=None):
 
     report(a, shown, (load0, loadavg()), hs, by_key, S, stray, idle, idle_s, sc,
            ct, entrypoints, runtime, dk)
+    if cri_results:
+        print("\n".join(cri.section(hs, cri_results, a.runs)))

@@ -1,6 +1,7 @@
 //! What the dist builder and the test suite share: the platform table and the build recipe.
 
 pub mod build;
+pub mod cri;
 pub mod image;
 pub mod platforms;
 pub mod readme;

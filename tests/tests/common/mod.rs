@@ -4,6 +4,7 @@
 
 pub mod binfmt;
 pub mod docker;
+pub mod cri;
 pub mod engine;
 pub mod podman;
 pub mod test_images;

@@ -17,8 +17,8 @@ pub fn host_row() -> usize {
         .unwrap_or_else(|| panic!("no row of platforms.toml is {}", std::env::consts::ARCH))
 }
 
-/// A docker-archive of one static host binary as `path`, tagged `sleeper-test-<name>:test`.
-fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
+/// A docker-archive of one static host binary as `path` (`target/test-images/<name>.tar.gz`).
+pub fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
     let dir = repo_root().join("target/test-images");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let declaration = json!({
@@ -49,10 +49,10 @@ pub fn member_archive() -> &'static Path {
     })
 }
 
-/// The control holder: `for (;;) pause();`, static, as people build it.
-pub fn pause_loop_archive() -> &'static Path {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
+/// The control holder's binary: `for (;;) pause();`, static, as people build it.
+pub fn pause_loop_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
         let binary = repo_root().join("target/test-images/pause-loop");
         std::fs::create_dir_all(binary.parent().expect("has a parent")).expect("mkdir");
         let status = Command::new("musl-gcc")
@@ -62,6 +62,15 @@ pub fn pause_loop_archive() -> &'static Path {
             .status()
             .unwrap_or_else(|e| panic!("musl-gcc: {e} (apt-get install musl-tools)"));
         assert!(status.success(), "musl-gcc: {status}");
-        test_archive("pause-loop", &binary, "/pause-loop").unwrap_or_else(|e| panic!("{e}"))
+        binary
+    })
+}
+
+/// The control holder's image: the pause loop as `/pause-loop`, with no `User` (so root).
+pub fn pause_loop_archive() -> &'static Path {
+    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        test_archive("pause-loop", pause_loop_binary(), "/pause-loop")
+            .unwrap_or_else(|e| panic!("{e}"))
     })
 }
