@@ -384,17 +384,30 @@ fn the_x86_64_archive_has_the_bytes_dockertools_writes() {
     let mut layer = tar::Archive::new(read.layers[0].as_slice());
     let root = layer.entries().unwrap().next().unwrap().unwrap();
     assert_eq!(root.path().unwrap().to_string_lossy(), "./");
-    assert_eq!(root.header().mode().unwrap(), 0o775, "the layer's root mode");
+    assert_eq!(
+        root.header().mode().unwrap(),
+        0o775,
+        "the layer's root mode"
+    );
 
     let config = &files[&read.manifest.config];
     assert_eq!(
-        format!("{}.json", sha256_digest(config).trim_start_matches("sha256:")),
+        format!(
+            "{}.json",
+            sha256_digest(config).trim_start_matches("sha256:")
+        ),
         read.manifest.config,
         "the config is named by the sha256 of its bytes"
     );
     let text = std::str::from_utf8(config).unwrap();
-    assert!(text.starts_with("{\n  \"architecture\": \"amd64\",\n  \"config\": {\n"), "{text}");
-    assert!(text.ends_with("\n  ]\n}\n"), "ends with history and a newline: {text}");
+    assert!(
+        text.starts_with("{\n  \"architecture\": \"amd64\",\n  \"config\": {\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n  ]\n}\n"),
+        "ends with history and a newline: {text}"
+    );
     // Top-level keys: the lines indented by exactly two spaces.
     let keys: Vec<&str> = text
         .lines()
@@ -403,9 +416,20 @@ fn the_x86_64_archive_has_the_bytes_dockertools_writes() {
         .collect();
     assert_eq!(
         keys,
-        ["architecture", "config", "created", "os", "preferLocalBuild", "rootfs", "history"]
+        [
+            "architecture",
+            "config",
+            "created",
+            "os",
+            "preferLocalBuild",
+            "rootfs",
+            "history"
+        ]
     );
     let user = text.find("\"User\"").expect("User");
     let env = text.find("\"Env\"").expect("Env");
-    assert!(user < env, "Env is added after the sorted declared keys: {text}");
+    assert!(
+        user < env,
+        "Env is added after the sorted declared keys: {text}"
+    );
 }

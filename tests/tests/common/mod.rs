@@ -3,8 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod binfmt;
-pub mod docker;
 pub mod cri;
+pub mod docker;
 pub mod engine;
 pub mod podman;
 pub mod test_images;
