@@ -35,16 +35,17 @@ fn readme_index_digest_is_the_built_one() {
     );
 }
 
-/// The README's benchmark figures are bench/compare's output: every table row in the
-/// README's benchmark block is a line of bench/results.md, so none is typed in by hand.
+/// The benchmark page's figures are bench/compare's output: every table row in its benchmark
+/// block is a line of bench/results.md, so none is typed in by hand.
 #[test]
-fn readme_benchmark_rows_are_bench_compare_output() {
-    let text = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+fn benchmark_page_rows_are_bench_compare_output() {
+    let text = std::fs::read_to_string(repo_root().join("docs/benchmark.md"))
+        .expect("docs/benchmark.md");
     let results =
         std::fs::read_to_string(repo_root().join("bench/results.md")).expect("bench/results.md");
     let begin = text
         .find("<!-- bench:begin")
-        .expect("README.md has bench markers");
+        .expect("docs/benchmark.md has bench markers");
     let end = begin
         + text[begin..]
             .find("<!-- bench:end -->")
@@ -60,7 +61,7 @@ fn readme_benchmark_rows_are_bench_compare_output() {
         .collect();
     assert!(
         missing.is_empty(),
-        "README.md rows not in bench/results.md (re-run bench/compare > bench/results.md and copy):\n{}",
+        "docs/benchmark.md rows not in bench/results.md (re-run bench/compare > bench/results.md and copy):\n{}",
         missing
             .iter()
             .map(|r| r.to_string())
