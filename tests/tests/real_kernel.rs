@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 /// Boots at a time: full-system emulation keeps one host core busy per boot.
 const PARALLEL_BOOTS: usize = 2;
-/// A boot under TCG takes 40-120 s here; this only stops a hung guest.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(400);
+/// A boot under TCG takes 30-180 s here (the longest on a machine loaded far beyond its cores);
+/// this only stops a hung guest.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long qemu may go on after the kernel's panic line (for its last lines) before it is
 /// stopped.
 const AFTER_PANIC: Duration = Duration::from_secs(2);
@@ -161,7 +162,7 @@ impl Cpio {
     }
 
     fn pad(&mut self) {
-        while self.0.len() % 4 != 0 {
+        while !self.0.len().is_multiple_of(4) {
             self.0.push(0);
         }
     }
@@ -200,6 +201,8 @@ impl Drop for Guest {
 struct Boot {
     console: Vec<String>,
     wall: Duration,
+    /// No end within BOOT_TIMEOUT.
+    hung: bool,
 }
 
 fn boot(platform: &Platform, sleeper: &Path, inputs: &Inputs) -> Result<Boot, String> {
@@ -286,17 +289,15 @@ fn boot(platform: &Platform, sleeper: &Path, inputs: &Inputs) -> Result<Boot, St
                 console.push(line);
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) if ended => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                return Err(format!(
-                    "no end of the boot within {BOOT_TIMEOUT:?}; console:\n{}",
-                    console.join("\n")
-                ));
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => break,
         }
     }
     let wall = start.elapsed();
-    Ok(Boot { console, wall })
+    Ok(Boot {
+        console,
+        wall,
+        hung: !ended && wall >= BOOT_TIMEOUT,
+    })
 }
 
 /// One row's outcome, for the summary and the assertion.
@@ -408,10 +409,38 @@ fn run_row(platform: &Platform, sleeper: &Path) -> Outcome {
         Ok(inputs) => inputs,
         Err(e) => return failed(e),
     };
-    match boot(platform, sleeper, &inputs) {
+    // A guest that stops making progress (seen once for x86 under TCG on a host loaded to
+    // 9 runnable threads per core: silent mid-driver, no panic) is booted once more and says so;
+    // anything it reported counts, so a hang never hides a failed check.
+    let first = match boot(platform, sleeper, &inputs) {
+        Ok(boot) if !boot.hung => return judge(platform, &inputs, &boot),
+        Ok(boot) => judge(platform, &inputs, &boot),
+        Err(e) => return failed(e),
+    };
+    eprintln!(
+        "real kernel: {}: no end within {BOOT_TIMEOUT:?}, booting once more; console:\n{}",
+        platform.name,
+        first.failures.last().map_or("", String::as_str)
+    );
+    let mut outcome = match boot(platform, sleeper, &inputs) {
+        Ok(boot) if boot.hung => {
+            let mut outcome = judge(platform, &inputs, &boot);
+            outcome
+                .failures
+                .push(format!("no end within {BOOT_TIMEOUT:?}, twice"));
+            outcome
+        }
         Ok(boot) => judge(platform, &inputs, &boot),
         Err(e) => failed(e),
-    }
+    };
+    // What the hung boot did report still counts.
+    outcome
+        .failures
+        .extend(first.failures.into_iter().filter(|f| f.contains(": want ")));
+    outcome
+        .checks
+        .push("(booted twice: the first boot hung)".into());
+    outcome
 }
 
 #[test]
