@@ -30,8 +30,10 @@ fn only_the_programs_own_code_and_data_are_linked() {
                 continue;
             }
             // The program's own items (mips64el's out-of-line syscall among them) carry the
-            // crate's path: legacy mangling starts them with `_ZN7sleeper`.
-            if name != "_start" && !name.starts_with("_ZN7sleeper") {
+            // crate's name: `_RNv...Cs<hash>_7sleeper...` (v0) or `_ZN7sleeper...` (legacy).
+            let own_item = name.starts_with("_ZN7sleeper")
+                || (name.starts_with("_R") && name.contains("_7sleeper"));
+            if name != "_start" && !own_item {
                 return Err(format!(
                     "{name} is linked in: the binary depends on how core was built"
                 ));
