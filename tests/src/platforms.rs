@@ -15,6 +15,36 @@ pub struct Platform {
     pub elf_machine: String,
     pub size_budget: u64,
     pub image_budget: u64,
+    pub kernel: Kernel,
+}
+
+/// The real kernel a row is booted on (tests/tests/real_kernel.rs; fetched by
+/// scripts/setup-kernels): a Debian kernel package and the qemu-system machine that boots it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Kernel {
+    /// A glob over Debian package names; the newest one that downloads is taken.
+    pub package: String,
+    pub suite: String,
+    pub apt_arch: String,
+    pub qemu_system: String,
+    pub machine: Vec<String>,
+    pub memory_mib: Option<u32>,
+    pub console: String,
+    /// Extra kernel command line.
+    pub append: Option<String>,
+    /// A device tree from the kernel package (`/usr/lib/linux-image-*/<dtb>`).
+    pub dtb: Option<String>,
+    pub firmware: Option<Firmware>,
+}
+
+/// UEFI firmware from a Debian package, given to qemu as `-bios`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firmware {
+    pub package: String,
+    pub suite: String,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
