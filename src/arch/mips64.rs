@@ -16,8 +16,10 @@ pub unsafe fn syscall4(nr: u32, a0: usize, a1: usize, a2: usize, a3: usize) -> i
 /// it, and once kept the sigaction pointer there across the first `syscall`, so
 /// `rt_sigaction` got EFAULT and SIGCHLD stayed SIG_DFL on a real kernel (qemu-user preserves
 /// $1, which hid it). Behind a call that is not inlined, the C ABI makes $1 caller-saved: no
-/// value of the caller lives in it across the `syscall`, at no cost in size (the call replaces
-/// three inlined copies). rustix's mips64 backend makes its syscalls through calls, too.
+/// value of the caller lives in it across the `syscall`, and inside this function only the
+/// return address ($31, which the kernel restores) is live across it. It costs no size: the
+/// call replaces three inlined copies. (rustix's mips64 backend inlines the same asm without
+/// $1, so it carries the same hazard.)
 #[inline(never)]
 unsafe extern "C" fn outline(a0: usize, a1: usize, a2: usize, a3: usize, nr: usize) -> isize {
     let ret: isize;
