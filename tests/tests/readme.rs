@@ -39,8 +39,8 @@ fn readme_index_digest_is_the_built_one() {
 /// block is a line of bench/results.md, so none is typed in by hand.
 #[test]
 fn benchmark_page_rows_are_bench_compare_output() {
-    let text = std::fs::read_to_string(repo_root().join("docs/benchmark.md"))
-        .expect("docs/benchmark.md");
+    let text =
+        std::fs::read_to_string(repo_root().join("docs/benchmark.md")).expect("docs/benchmark.md");
     let results =
         std::fs::read_to_string(repo_root().join("bench/results.md")).expect("bench/results.md");
     let begin = text
