@@ -719,31 +719,18 @@ impl Containerd {
     /// The shims of this instance: this process's children started from this release.
     fn shims(&self) -> Vec<i32> {
         let shim = self.release.bin.join("containerd-shim-runc-v2");
-        let me = std::process::id().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let parent = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-            if parent != Some(me.as_str()) {
-                continue;
-            }
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let is_shim = cmdline.starts_with(shim.to_string_lossy().as_bytes())
-                && cmdline
-                    .split(|b| *b == 0)
-                    .any(|arg| arg == self.socket().to_string_lossy().as_bytes());
-            if is_shim {
-                found.push(pid);
-            }
-        }
-        found
+        let me = std::process::id() as i32;
+        crate::procfs::children_of(me)
+            .into_iter()
+            .filter(|(pid, _, _)| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                cmdline.starts_with(shim.to_string_lossy().as_bytes())
+                    && cmdline
+                        .split(|b| *b == 0)
+                        .any(|arg| arg == self.socket().to_string_lossy().as_bytes())
+            })
+            .map(|(pid, _, _)| pid)
+            .collect()
     }
 
     /// Waits for this instance's shims to exit and reaps them.

@@ -4,6 +4,7 @@ pub mod build;
 pub mod cri;
 pub mod image;
 pub mod platforms;
+pub mod procfs;
 pub mod readme;
 
 use std::path::{Path, PathBuf};

@@ -10,9 +10,10 @@
 
 mod common;
 
-use common::{Holder, MODES, Mode, children_of, for_each_platform, poll};
+use common::{Holder, MODES, Mode, for_each_platform, poll};
 use rustix::process::Signal;
 use sleeper_tests::platforms::Platform;
+use sleeper_tests::procfs::{children_of, stat_fields};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,7 @@ fn waits_idle_and_survives_stray_signals() {
             let stopped = poll(Duration::from_secs(2), || {
                 std::fs::read_to_string(format!("/proc/{}/stat", holder.pid))
                     .ok()
-                    .filter(|s| common::stat_fields(s).first() == Some(&"T"))
+                    .filter(|s| stat_fields(s).first() == Some(&"T"))
             });
             stopped.ok_or_else(|| context("SIGSTOP did not stop it".into()))?;
             holder.signal(Signal::CONT).map_err(context)?;

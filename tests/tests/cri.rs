@@ -10,11 +10,12 @@ use common::cri::Cri;
 use common::engine::Engine;
 use common::podman::{netns, uids};
 use common::test_images::{host_row, member_archive, pause_loop_archive, pause_loop_binary};
-use common::{TempDir, built, children_of, images, poll, scratch_dir};
+use common::{TempDir, built, images, poll, scratch_dir};
 use sleeper_tests::cri::{
     self, ConfigForm, Containerd, PINNED_LABEL, Release, docs_block, docs_sandbox_image,
     image_reference,
 };
+use sleeper_tests::procfs::children_of;
 use std::path::Path;
 use std::time::Duration;
 

@@ -15,7 +15,8 @@ use common::docker::{Docker, Release};
 use common::engine::{Cli, Engine, inspected_exit_code, inspected_pid};
 use common::podman::{Podman, netns, uids};
 use common::test_images::{host_row, member_archive, pause_loop_archive};
-use common::{asleep_in_sigtimedwait, built, children_of, images, poll, voluntary_sleeps, wchan};
+use common::{asleep_in_sigtimedwait, built, images, poll, voluntary_sleeps, wchan};
+use sleeper_tests::procfs::{children_of, stat_fields};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -94,7 +95,7 @@ impl<'e> Runtime<'e> {
     fn waiting(&self, name: &str, image: &str, pid: i32) -> Result<i32, String> {
         let waits = |pid| {
             let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let sleeping = common::stat_fields(&state).first() == Some(&"S");
+            let sleeping = stat_fields(&state).first() == Some(&"S");
             (sleeping && (image != self.sleeper || asleep_in_sigtimedwait(pid))).then_some(())
         };
         poll(START_TIMEOUT, || waits(pid))

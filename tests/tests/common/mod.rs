@@ -13,6 +13,7 @@ use rustix::process::{Pid, Signal, kill_process};
 use sleeper_tests::build;
 use sleeper_tests::image::{self, Images};
 use sleeper_tests::platforms::{self, Platform};
+use sleeper_tests::procfs::stat_fields;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -269,36 +270,7 @@ pub fn wchan(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).ok()
 }
 
-/// The fields of /proc/<pid>/stat after the command name, starting with the state.
-pub fn stat_fields(stat: &str) -> Vec<&str> {
-    let after_name = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
-    after_name.split_whitespace().collect()
-}
-
 fn only_child(pid: i32) -> Option<i32> {
     let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
     children.split_whitespace().next()?.parse().ok()
-}
-
-/// Processes whose parent is `parent`, with their state letter and command name.
-pub fn children_of(parent: i32) -> Vec<(i32, char, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let name = stat
-            .split_once('(')
-            .and_then(|(_, rest)| rest.rsplit_once(')'))
-            .map_or(String::new(), |(name, _)| name.to_string());
-        let fields = stat_fields(&stat);
-        let state = fields.first().and_then(|s| s.chars().next()).unwrap_or('?');
-        if fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
-            found.push((pid, state, name));
-        }
-    }
-    found
 }
