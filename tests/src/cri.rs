@@ -445,21 +445,13 @@ impl Containerd {
 
     /// `ctr -n k8s.io ARGS` against this instance.
     pub fn ctr(&self, args: &[&str]) -> Result<String, String> {
-        let output = Command::new(self.release.bin.join("ctr"))
-            .arg("--address")
-            .arg(self.socket())
-            .args(["-n", "k8s.io"])
-            .args(args)
-            .output()
-            .map_err(|e| format!("ctr: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "ctr {args:?} failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        crate::build::run(
+            Command::new(self.release.bin.join("ctr"))
+                .arg("--address")
+                .arg(self.socket())
+                .args(["-n", "k8s.io"])
+                .args(args),
+        )
     }
 
     /// Imports a docker-archive (gzip'd or not) as `docs/kubernetes.md` tells users to:

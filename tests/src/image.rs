@@ -84,6 +84,29 @@ pub fn archive(
     .map(drop)
 }
 
+/// A docker-archive of one static `binary` as `binary_path`, its entrypoint, tagged
+/// `name:tag` and written to `dir/<file stem>.tar.gz`: the images the tests and the benchmark
+/// run beside sleeper's (a busybox member, the `pause()`-loop control).
+pub fn single_binary_archive(
+    name: &str,
+    tag: &str,
+    binary: &Path,
+    binary_path: &str,
+    architecture: &str,
+    out: &Path,
+) -> Result<(), String> {
+    let declaration = serde_json::json!({
+        "name": name,
+        "tag": tag,
+        "created": "1970-01-01T00:00:01Z",
+        "binaryPath": binary_path,
+        "config": { "Entrypoint": [binary_path] },
+    });
+    let json = out.with_extension("json");
+    std::fs::write(&json, declaration.to_string()).map_err(|e| e.to_string())?;
+    archive(binary, architecture, &json, out)
+}
+
 /// `oci-layout index`: one layout of `archives` (platform, docker-archive) at `out`, which
 /// must not exist or be empty. Returns the digest of the image index.
 pub fn index(archives: &[(&Platform, &Path)], tag: &str, out: &Path) -> Result<String, String> {

@@ -20,18 +20,9 @@ fn usage() -> ! {
 
 /// A docker-archive of a static binary as `/KEY`, in `dir`.
 fn archive_of(key: &str, binary: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let path = format!("/{key}");
-    let declaration = json!({
-        "name": format!("sleeper-bench-{key}"),
-        "tag": "bench",
-        "created": "1970-01-01T00:00:01Z",
-        "binaryPath": path,
-        "config": { "Entrypoint": [path] },
-    });
-    let declaration_path = dir.join(format!("{key}.json"));
-    std::fs::write(&declaration_path, declaration.to_string()).map_err(|e| e.to_string())?;
     let out = dir.join(format!("{key}.tar.gz"));
-    image::archive(binary, "amd64", &declaration_path, &out)?;
+    let name = format!("sleeper-bench-{key}");
+    image::single_binary_archive(&name, "bench", binary, &format!("/{key}"), "amd64", &out)?;
     Ok(out)
 }
 

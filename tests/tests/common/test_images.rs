@@ -3,7 +3,6 @@
 //! that makes sleeper's images (`target/test-images/<name>.tar.gz`, built once per test binary).
 
 use super::built;
-use serde_json::json;
 use sleeper_tests::{image, repo_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,18 +20,10 @@ pub fn host_row() -> usize {
 pub fn test_archive(name: &str, binary: &Path, path: &str) -> Result<PathBuf, String> {
     let dir = repo_root().join("target/test-images");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let declaration = json!({
-        "name": format!("sleeper-test-{name}"),
-        "tag": "test",
-        "created": "1970-01-01T00:00:01Z",
-        "binaryPath": path,
-        "config": { "Entrypoint": [path] },
-    });
-    let json = dir.join(format!("{name}.json"));
-    std::fs::write(&json, declaration.to_string()).map_err(|e| e.to_string())?;
     let out = dir.join(format!("{name}.tar.gz"));
     let host = &built()[host_row()].0;
-    image::archive(binary, &host.docker.architecture, &json, &out)?;
+    let name = format!("sleeper-test-{name}");
+    image::single_binary_archive(&name, "test", binary, path, &host.docker.architecture, &out)?;
     Ok(out)
 }
 
